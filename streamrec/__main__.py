@@ -1,0 +1,3 @@
+from streamrec.cli.main import main
+
+main()

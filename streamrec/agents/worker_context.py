@@ -1,0 +1,47 @@
+"""What the agents of one worker process share: settings, topic names, Redis, DLQ sending."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+
+from streamrec.agents.dead_letter_router import DeadLetterRouter, Headers
+from streamrec.redis_keys import RedisKeys
+from streamrec.settings import Settings
+from streamrec.streams.topics import Topics
+
+
+class WorkerContext:
+    def __init__(self, app: faust.App, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.topics = Topics(settings)
+        self.keys = RedisKeys(settings.redis_key_prefix)
+        self._redis: aioredis.Redis | None = None
+        self._raw_topics: dict[str, faust.TopicT] = {}
+
+    def raw_topic(self, name: str) -> faust.TopicT:
+        """A Faust topic carrying raw bytes (the agents decode Avro themselves)."""
+        if name not in self._raw_topics:
+            self._raw_topics[name] = self.app.topic(
+                name, key_type=bytes, value_type=bytes, key_serializer="raw",
+                value_serializer="raw", allow_empty=True,
+            )
+        return self._raw_topics[name]
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        # created lazily, inside the worker's event loop
+        if self._redis is None:
+            self._redis = aioredis.from_url(self.settings.redis_url, socket_timeout=5,
+                                            socket_connect_timeout=5, health_check_interval=30)
+        return self._redis
+
+    async def _send_raw(self, topic: str, key: bytes | None, value: bytes | None,
+                        headers: Headers) -> Any:
+        return await self.raw_topic(topic).send(key=key, value=value, headers=headers)
+
+    def dead_letter_router(self, source_topic: str) -> DeadLetterRouter:
+        return DeadLetterRouter(self.topics.dlq(source_topic), self._send_raw)

@@ -1,0 +1,15 @@
+"""Prometheus metrics of the worker's agents, defined once."""
+
+from prometheus_client import Counter, Histogram
+
+RECORDS = Counter(
+    "streamrec_agent_records_total", "Records consumed by an agent, by outcome",
+    ["agent", "outcome"],  # outcome: applied | duplicate | stale | dead_lettered
+)
+BATCH_SECONDS = Histogram(
+    "streamrec_agent_batch_seconds", "Time to validate and apply one micro-batch", ["agent"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+RETRIES = Counter(
+    "streamrec_agent_retries_total", "Batches retried after a downstream failure", ["agent"],
+)

@@ -1,0 +1,153 @@
+"""The whole platform on this machine: Kafka, Redis, topics, a worker and the API.
+
+``up`` starts what is not running yet (a second ``up`` reuses what the first started),
+records each process in ``<state_dir>/run/<name>.pid`` and its log in
+``<state_dir>/logs/``; ``down`` stops them in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from streamrec.platform.kafka_server import KafkaJars, KafkaServer
+from streamrec.platform.processes import (
+    PidFile,
+    port_open,
+    spawn,
+    stop_process_group,
+    wait_until,
+)
+from streamrec.platform.redis_server import RedisServer
+from streamrec.settings import Settings
+from streamrec.streams.admin import ensure_topics
+
+SERVICES = ("kafka", "redis", "worker", "api")
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    pid: int | None
+    address: str
+    log: Path
+
+
+class LocalPlatform:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state_dir = settings.state_dir.resolve()
+        self.logs = self.state_dir / "logs"
+        self.kafka_bootstrap = f"127.0.0.1:{settings.kafka_port}"
+        self.redis_url = f"redis://127.0.0.1:{settings.redis_port}/0"
+        self.api_url = f"http://{settings.api_host}:{settings.api_port}"
+
+    def pidfile(self, name: str) -> PidFile:
+        return PidFile(self.state_dir, name)
+
+    def child_env(self) -> dict[str, str]:
+        """What the worker and API processes need to find Kafka and Redis."""
+        return {
+            "STREAMREC_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "STREAMREC_REDIS_URL": self.redis_url,
+            "STREAMREC_TOPIC_PREFIX": self.settings.topic_prefix,
+            "STREAMREC_STATE_DIR": str(self.state_dir),
+            "STREAMREC_API_HOST": self.settings.api_host,
+            "STREAMREC_API_PORT": str(self.settings.api_port),
+        }
+
+    def _claim_port(self, name: str, port: int) -> bool:
+        """True when our own ``name`` already serves ``port``; error if a stranger does."""
+        if not port_open(port):
+            return False
+        if self.pidfile(name).alive_pid():
+            return True
+        raise RuntimeError(f"port {port} for {name} is taken by another process; stop it or "
+                           f"choose another port (STREAMREC_{name.upper()}_PORT)")
+
+    def start_kafka(self) -> None:
+        if self._claim_port("kafka", self.settings.kafka_port):
+            return
+        server = KafkaServer(KafkaJars(self.settings.cache_dir, self.settings.kafka_version),
+                             self.state_dir / "kafka", self.settings.kafka_port,
+                             self.settings.kafka_controller_port, self.settings.kafka_heap)
+        proc = server.start()
+        self.pidfile("kafka").write(proc.pid)
+
+    def start_redis(self) -> None:
+        if self._claim_port("redis", self.settings.redis_port):
+            return
+        server = RedisServer(self.state_dir / "redis", self.settings.redis_port, persistent=True)
+        proc = server.start()
+        self.pidfile("redis").write(proc.pid)
+
+    def start_worker(self) -> None:
+        if self.pidfile("worker").alive_pid():
+            return
+        log = self.logs / "worker.log"
+        proc = spawn([sys.executable, "-m", "streamrec", "worker"], log, env=self.child_env())
+        self.pidfile("worker").write(proc.pid)
+
+    def start_api(self) -> None:
+        if self._claim_port("api", self.settings.api_port):
+            return
+        log = self.logs / "api.log"
+        proc = spawn([sys.executable, "-m", "streamrec", "api"], log, env=self.child_env())
+        self.pidfile("api").write(proc.pid)
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{self.api_url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, 60, f"API on {self.api_url}", proc, log)
+
+    def up(self, on_step: object = None) -> None:
+        steps = [
+            ("Kafka", self.start_kafka),
+            ("Redis", self.start_redis),
+            ("topics", self.create_topics),
+            ("worker", self.start_worker),
+            ("API", self.start_api),
+        ]
+        for label, step in steps:
+            if callable(on_step):
+                on_step(label)
+            step()
+
+    def create_topics(self) -> dict[str, str]:
+        return ensure_topics(self.settings.model_copy(
+            update={"kafka_bootstrap": self.kafka_bootstrap}))
+
+    def down(self) -> list[str]:
+        stopped = []
+        for name in reversed(SERVICES):
+            pidfile = self.pidfile(name)
+            pid = pidfile.read()
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    if stop_process_group(pid, timeout_s=20):
+                        stopped.append(name)
+                pidfile.remove()
+        return stopped
+
+    def status(self) -> list[ServiceStatus]:
+        addresses = {
+            "kafka": self.kafka_bootstrap,
+            "redis": self.redis_url,
+            "worker": "-",
+            "api": self.api_url,
+        }
+        logs = {
+            "kafka": self.state_dir / "kafka" / "kafka.log",
+            "redis": self.state_dir / "redis" / "redis.log",
+            "worker": self.logs / "worker.log",
+            "api": self.logs / "api.log",
+        }
+        return [ServiceStatus(name, self.pidfile(name).alive_pid(), addresses[name], logs[name])
+                for name in SERVICES]

@@ -1,0 +1,24 @@
+"""What the HTTP app opens in its lifespan and its routes share (via ``request.app.state``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from confluent_kafka.admin import AdminClient
+from fastapi import Request
+
+from streamrec.serving.event_publisher import EventPublisher
+from streamrec.settings import Settings
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    redis: aioredis.Redis
+    publisher: EventPublisher
+    admin: AdminClient
+
+
+def api_state(request: Request) -> ApiState:
+    return request.app.state.streamrec

@@ -1,0 +1,51 @@
+"""The FastAPI app: only builds it. Pools and clients open in the lifespan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request, Response
+
+from streamrec.serving.api_state import ApiState
+from streamrec.serving.body_size_limit import BodySizeLimitMiddleware
+from streamrec.serving.event_publisher import EventPublisher
+from streamrec.serving.http_metrics import LATENCY, REQUESTS
+from streamrec.serving.routers import events, health
+from streamrec.settings import Settings, load_settings
+from streamrec.streams.admin import admin_client
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = aioredis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        publisher = EventPublisher(settings)
+        app.state.streamrec = ApiState(settings, redis, publisher, admin_client(settings))
+        try:
+            yield
+        finally:
+            publisher.close()
+            await redis.aclose()
+
+    app = FastAPI(title="streamrec", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]
+                      ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        LATENCY.labels(name).observe(time.perf_counter() - started)
+        REQUESTS.labels(name, str(response.status_code)).inc()
+        return response
+
+    app.include_router(health.router)
+    app.include_router(events.router)
+    return app

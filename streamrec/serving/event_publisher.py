@@ -1,0 +1,63 @@
+"""Produce validated user events from the async API and await Kafka's acknowledgement."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from confluent_kafka import KafkaError, Message
+
+from streamrec.schemas.codec import codec_for
+from streamrec.settings import Settings
+from streamrec.streams.record_producer import RecordProducer
+from streamrec.streams.topics import Topics
+
+
+class EventPublisher:
+    """A RecordProducer served by a poll thread; ``publish`` resolves when Kafka has the records."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topic = Topics(settings).user_events
+        self.codec = codec_for("UserEvent")
+        self.producer = RecordProducer(settings, client_id="streamrec-api")
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll_loop, name="kafka-poll", daemon=True)
+        self._poller.start()
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            self.producer.poll(0.05)
+
+    async def publish(self, records: list[dict[str, Any]]) -> list[str | None]:
+        """Produce ``records`` (keyed by user); per record None when acknowledged, else why not."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[str | None]] = []
+        for record in records:
+            future: asyncio.Future[str | None] = loop.create_future()
+
+            def done(err: KafkaError | None, _msg: Message,
+                     future: asyncio.Future[str | None] = future) -> None:
+                result = None if err is None else err.str()
+                loop.call_soon_threadsafe(_settle, future, result)
+
+            self.producer.send(self.topic, record["user_id"].encode(), self.codec.encode(
+                record, check=False), on_delivery=done)
+            futures.append(future)
+        try:
+            return list(await asyncio.wait_for(asyncio.gather(*futures),
+                                               self.settings.api_publish_timeout_s))
+        except TimeoutError:
+            return [f.result() if f.done() else "Kafka did not acknowledge in time"
+                    for f in futures]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._poller.join(timeout=2)
+        self.producer.flush(5)
+
+
+def _settle(future: asyncio.Future[str | None], result: str | None) -> None:
+    if not future.done():
+        future.set_result(result)

@@ -1,0 +1,42 @@
+"""Liveness, readiness (Kafka and Redis reachable) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from streamrec.serving.api_state import ApiState, api_state
+from streamrec.streams.admin import check_kafka
+from streamrec.streams.errors import KafkaUnavailableError
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(state: ApiState = Depends(api_state)) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.to_thread(check_kafka, state.settings, state.admin)
+        checks["kafka"] = "ok"
+    except KafkaUnavailableError as exc:
+        checks["kafka"] = str(exc)
+    try:
+        await asyncio.wait_for(state.redis.ping(), state.settings.kafka_connect_timeout_s)
+        checks["redis"] = "ok"
+    except Exception as exc:  # any failure means not ready; the message says which
+        checks["redis"] = f"unreachable: {exc!r}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,72 @@
+"""All settings of a streamrec process, in one typed place.
+
+Every value comes from an environment variable with the ``STREAMREC_`` prefix (or a
+``.env`` file); core code receives a ``Settings`` object and never reads the
+environment itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STREAMREC_", env_file=".env", extra="ignore")
+
+    # --- Kafka ---------------------------------------------------------------------------
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    """Prepended to every topic name (``"<prefix>catalog.changes"``); tests use a uuid."""
+    kafka_connect_timeout_s: float = 5.0
+    """How long a client waits for the broker before it reports Kafka as unreachable."""
+    topic_partitions: int = 4
+    producer_linger_ms: int = 5
+    producer_batch_bytes: int = 262_144
+    producer_queue_max_messages: int = 200_000
+    producer_delivery_timeout_ms: int = 30_000
+
+    # --- Redis ---------------------------------------------------------------------------
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_key_prefix: str = "sr:"
+
+    # --- Faust worker --------------------------------------------------------------------
+    app_id: str = "streamrec"
+    faust_store: str = "memory://"
+    """``rocksdb://`` in production (durable tables through rocksdict)."""
+    worker_batch_size: int = 2_000
+    worker_batch_wait_s: float = 0.05
+    worker_web_port: int = 6066
+    user_recent_events: int = 50
+    """How many recent events per user the user agent keeps in Redis."""
+    dedup_ttl_s: int = 7 * 24 * 3600
+    """How long an event id is remembered for de-duplication."""
+
+    # --- HTTP API ------------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_max_body_bytes: int = 1_048_576
+    api_max_events_per_request: int = 1_000
+    api_publish_timeout_s: float = 5.0
+    """How long POST /v1/events waits for Kafka's acknowledgement before answering 503."""
+
+    # --- Local platform (``streamrec up``) -------------------------------------------------
+    state_dir: Path = Path(".streamrec")
+    """PID files, logs and Kafka/Redis data of the local platform."""
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "streamrec")
+    """Downloaded Kafka jars; reused across runs and clones."""
+    kafka_version: str = "4.1.1"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "512m"
+    redis_port: int = 6379
+
+    # --- Data ----------------------------------------------------------------------------
+    data_dir: Path = Path("../shared/data")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (used by the CLI and tests)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
