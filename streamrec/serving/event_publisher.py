@@ -45,12 +45,9 @@ class EventPublisher:
             self.producer.send(self.topic, record["user_id"].encode(), self.codec.encode(
                 record, check=False), on_delivery=done)
             futures.append(future)
-        try:
-            return list(await asyncio.wait_for(asyncio.gather(*futures),
-                                               self.settings.api_publish_timeout_s))
-        except TimeoutError:
-            return [f.result() if f.done() else "Kafka did not acknowledge in time"
-                    for f in futures]
+        # asyncio.wait leaves unfinished futures alone (wait_for would cancel them)
+        await asyncio.wait(futures, timeout=self.settings.api_publish_timeout_s)
+        return [f.result() if f.done() else "Kafka did not acknowledge in time" for f in futures]
 
     def close(self) -> None:
         self._stop.set()

@@ -7,6 +7,7 @@ serves delivery reports until there is room again. ``close`` flushes.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -18,6 +19,8 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from streamrec.schemas.codec import codec_for
 from streamrec.settings import Settings
+
+log = logging.getLogger(__name__)
 
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 
@@ -54,18 +57,28 @@ class RecordProducer:
             "queue.buffering.max.messages": settings.producer_queue_max_messages,
             "delivery.timeout.ms": settings.producer_delivery_timeout_ms,
             "socket.connection.setup.timeout.ms": int(settings.kafka_connect_timeout_s * 1000),
-            "log_level": 3,
+            "log_level": 0,  # client errors go through error_cb, once each
+            "error_cb": self._on_client_error,
         }
         config.update(extra_config or {})
-        self._producer = Producer(config)
         self.stats = DeliveryStats()
         self._lock = threading.Lock()
+        self._client_errors: set[int] = set()
+        self._producer = Producer(config)
+
+    def _on_client_error(self, err: KafkaError) -> None:
+        # librdkafka retries connections by itself; log each kind of error once per outage
+        with self._lock:
+            if err.code() not in self._client_errors:
+                self._client_errors.add(err.code())
+                log.warning("Kafka client: %s", err.str())
 
     def _record_delivery(self, err: KafkaError | None, msg: Message) -> None:
         topic = msg.topic() or "?"
         with self._lock:
             if err is None:
                 self.stats.delivered[topic] += 1
+                self._client_errors.clear()
             else:
                 self.stats.failed[topic] += 1
                 if len(self.stats.errors) < 100:
