@@ -22,6 +22,7 @@ import platform
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 
@@ -108,7 +109,7 @@ def worker_rate(settings: Settings, expected: int, timeout_s: float) -> dict[str
 
 def _cpu_seconds(pid: int) -> float:
     try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return float("nan")
