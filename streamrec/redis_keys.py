@@ -15,6 +15,15 @@ class RedisKeys:
         """String: the (version, updated_at) order of a delete, so an older upsert stays dead."""
         return f"{self.prefix}item-deleted:{{{sku}}}"
 
+    def item_vector(self, sku: str) -> str:
+        """Hash: ``content_hash``, ``model_id`` and ``vector`` (float32 bytes) of the product,
+        so unchanged text is never embedded twice, even after a restart."""
+        return f"{self.prefix}item-vector:{{{sku}}}"
+
+    def popular(self) -> str:
+        """Sorted set: sku -> event-weighted popularity (the user-events agent increments it)."""
+        return f"{self.prefix}popular"
+
     def event_seen(self, user_id: str, event_id: str) -> str:
         """String with a TTL: an event id already applied (de-duplication).
 

@@ -38,11 +38,36 @@ class Settings(BaseSettings):
     """``rocksdb://`` in production (durable tables through rocksdict)."""
     worker_batch_size: int = 2_000
     worker_batch_wait_s: float = 0.05
+    catalog_batch_size: int = 128
+    """Catalog micro-batch: embedding dominates, so smaller batches keep freshness in seconds."""
     worker_web_port: int = 6066
     user_recent_events: int = 50
     """How many recent events per user the user agent keeps in Redis."""
     dedup_ttl_s: int = 7 * 24 * 3600
     """How long an event id is remembered for de-duplication."""
+
+    # --- Encoder (catalog agent and search) ------------------------------------------------
+    encoder_backend: str = "onnx-minilm"
+    """``onnx-minilm`` (ONNX Runtime, default) or ``sentence-transformers`` (optional extra)."""
+    encoder_threads: int = 1
+    encoder_batch_size: int = 32
+
+    # --- Vector and lexical index -----------------------------------------------------------
+    index_router: str = "category"
+    """``category`` (one HNSW shard per top-level category) or ``hash``."""
+    index_hash_shards: int = 4
+    index_hnsw_m: int = 32
+    index_ef_construction: int = 80
+    index_ef_search: int = 64
+    index_storage: str = "flat"
+    """``flat`` (float32), ``fp16`` or ``sq8``."""
+    index_compaction_ratio: float = 0.2
+    index_snapshot_interval_s: float = 300.0
+    """How often an index replica writes a snapshot (0: only on demand)."""
+    index_dir: Path | None = None
+    """Where index snapshots live; default ``<state_dir>/index``."""
+    lexical_refresh_s: float = 0.25
+    """Upper bound on how long a change waits before the lexical index can find it."""
 
     # --- HTTP API ------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
@@ -65,6 +90,11 @@ class Settings(BaseSettings):
 
     # --- Data ----------------------------------------------------------------------------
     data_dir: Path = Path("../shared/data")
+
+
+    @property
+    def index_snapshot_dir(self) -> Path:
+        return self.index_dir or self.state_dir / "index"
 
 
 def load_settings(**overrides: object) -> Settings:

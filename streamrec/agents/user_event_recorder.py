@@ -21,6 +21,8 @@ end
 return 0
 """
 
+POPULARITY_WEIGHTS = {"VIEW": 1.0, "CLICK": 2.0, "ADD_TO_CART": 4.0, "PURCHASE": 8.0}
+
 RECENT_FIELDS = ("event_id", "type", "sku", "query", "ts", "session_id")
 
 
@@ -45,4 +47,15 @@ class UserEventRecorder:
                 keys=[self.keys.event_seen(user, event["event_id"]), self.keys.user_recent(user),
                       self.keys.user_event_count(user)],
                 args=[self.dedup_ttl_s, summary, self.max_recent], client=pipe)
-        return [bool(r) for r in await pipe.execute()]
+        applied = [bool(r) for r in await pipe.execute()]
+        popularity: dict[str, float] = {}
+        for event, fresh in zip(events, applied, strict=True):
+            weight = POPULARITY_WEIGHTS.get(event["type"], 0.0)
+            if fresh and weight and event.get("sku"):
+                popularity[event["sku"]] = popularity.get(event["sku"], 0.0) + weight
+        if popularity:  # one command per batch, only for events applied the first time
+            pipe = self.redis.pipeline(transaction=False)
+            for sku, weight in popularity.items():
+                pipe.zincrby(self.keys.popular(), weight, sku)
+            await pipe.execute()
+        return applied

@@ -8,6 +8,9 @@ import faust
 import redis.asyncio as aioredis
 
 from streamrec.agents.dead_letter_router import DeadLetterRouter, Headers
+from streamrec.indexer.index_settings import encoder_config, shard_router
+from streamrec.indexer.shard_router import ShardRouter
+from streamrec.indexer.text_encoder import TextEncoder, create_text_encoder
 from streamrec.redis_keys import RedisKeys
 from streamrec.settings import Settings
 from streamrec.streams.topics import Topics
@@ -30,6 +33,13 @@ class WorkerContext:
                 value_serializer="raw", allow_empty=True,
             )
         return self._raw_topics[name]
+
+    def text_encoder(self) -> TextEncoder:
+        """Load the configured encoder (heavy; the catalog agent calls it once, in a thread)."""
+        return create_text_encoder(encoder_config(self.settings))
+
+    def shard_router(self) -> ShardRouter:
+        return shard_router(self.settings)
 
     @property
     def redis(self) -> aioredis.Redis:

@@ -13,3 +13,7 @@ BATCH_SECONDS = Histogram(
 RETRIES = Counter(
     "streamrec_agent_retries_total", "Batches retried after a downstream failure", ["agent"],
 )
+EMBEDDINGS = Counter(
+    "streamrec_catalog_embeddings_total",
+    "Products embedded by the catalog agent, or whose stored vector was reused", ["outcome"],
+)

@@ -8,7 +8,9 @@ import redis.asyncio as aioredis
 from confluent_kafka.admin import AdminClient
 from fastapi import Request
 
+from streamrec.indexer.catalog_index_replica import CatalogIndexReplica
 from streamrec.serving.event_publisher import EventPublisher
+from streamrec.serving.search.catalog_search import CatalogSearch
 from streamrec.settings import Settings
 
 
@@ -18,6 +20,8 @@ class ApiState:
     redis: aioredis.Redis
     publisher: EventPublisher
     admin: AdminClient
+    replica: CatalogIndexReplica
+    search: CatalogSearch
 
 
 def api_state(request: Request) -> ApiState:

@@ -13,7 +13,8 @@ from streamrec.serving.api_state import ApiState
 from streamrec.serving.body_size_limit import BodySizeLimitMiddleware
 from streamrec.serving.event_publisher import EventPublisher
 from streamrec.serving.http_metrics import LATENCY, REQUESTS
-from streamrec.serving.routers import events, health
+from streamrec.serving.routers import events, health, search
+from streamrec.serving.search_setup import open_search
 from streamrec.settings import Settings, load_settings
 from streamrec.streams.admin import admin_client
 
@@ -25,10 +26,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = aioredis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         publisher = EventPublisher(settings)
-        app.state.streamrec = ApiState(settings, redis, publisher, admin_client(settings))
+        replica, search = await open_search(settings, redis)
+        app.state.streamrec = ApiState(settings, redis, publisher, admin_client(settings),
+                                       replica, search)
         try:
             yield
         finally:
+            replica.stop()
             publisher.close()
             await redis.aclose()
 
@@ -48,4 +52,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(events.router)
+    app.include_router(search.router)
     return app

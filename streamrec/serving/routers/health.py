@@ -33,8 +33,10 @@ async def readyz(state: ApiState = Depends(api_state)) -> JSONResponse:
         checks["redis"] = "ok"
     except Exception as exc:  # any failure means not ready; the message says which
         checks["redis"] = f"unreachable: {exc!r}"
+    checks["index"] = "ok" if state.replica.caught_up else "catching up on catalog.vectors"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse({"ready": ready, "checks": checks, "index": state.replica.stats()},
+                        status_code=200 if ready else 503)
 
 
 @router.get("/metrics")

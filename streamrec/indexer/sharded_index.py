@@ -1,0 +1,342 @@
+"""All HNSW shards of one model behind one index: routing, filtered search, similar items.
+
+The index agent applies ``catalog.vectors`` with ``upsert``/``delete``; the serving tier
+calls ``search`` and ``similar``. A ``ShardRouter`` picks each product's shard; a product
+whose category moves it to another shard is removed from the old one in the same call.
+
+Category filters are exact prefix matches on the category path (``["Apparel",
+"Topwear"]`` matches ``["Apparel", "Topwear", "Tshirts"]``, not ``["Apparel", "Top"]``).
+The router says which shards can hold the category (the category router: one shard,
+often without any filter left to apply); in each shard, efSearch grows as the filter
+gets more selective (``choose_ef_search``) and a filter that leaves few vectors is
+answered by exact search. Results of all shards are merged by score.
+
+Thread-safety: a readers-writer lock lets searches run in parallel (FAISS releases the
+GIL) while a mutation waits for them; ``compact`` rebuilds a shard outside the lock
+and replays the mutations that arrived meanwhile before it swaps the new graph in.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from streamrec.indexer.hnsw_shard import HnswShard, SearchHit, unit_rows
+from streamrec.indexer.index_config import IndexConfig
+from streamrec.indexer.shard_router import ShardRouter, router_from_spec
+
+__all__ = ["SearchHit", "ShardedIndex", "choose_ef_search", "parse_category"]
+
+Category = str | Sequence[str] | None
+
+
+def choose_ef_search(k: int, selectivity: float, base: int = 64, ceiling: int = 1024) -> int:
+    """efSearch for one request: ``base`` for k=10 unfiltered, deeper for larger k and filters.
+
+    ``selectivity`` = vectors the filter allows / live vectors in the shard. Measured on
+    100k 384-d clustered vectors (bench/bench_ann.py), a random filter keeping a fraction
+    ``s`` needs about ``1/sqrt(s)`` times the efSearch to keep the unfiltered recall
+    (s=0.1: ef 64 -> 202 for recall@10 0.967 -> 0.997), hence the square root.
+    """
+    selectivity = min(max(selectivity, 1e-4), 1.0)
+    ef = base * max(1.0, k / 10) / math.sqrt(selectivity)
+    return int(min(max(math.ceil(ef), k), max(ceiling, k)))
+
+
+def parse_category(category: Category) -> tuple[str, ...]:
+    """A category filter as path levels: a list as given, or ``"A > B"`` split on ``>``."""
+    if category is None:
+        return ()
+    levels = category.split(">") if isinstance(category, str) else category
+    return tuple(level.strip() for level in levels if level and level.strip())
+
+
+class _ReadWriteLock:
+    """Many readers or one writer; a waiting writer blocks new readers (no starvation)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+class ShardedIndex:
+    """Product vectors of one model in HNSW shards, with filtered search and similar items."""
+
+    def __init__(
+        self,
+        dim: int,
+        model_id: str,
+        router: ShardRouter | None = None,
+        config: IndexConfig | None = None,
+    ) -> None:
+        self.dim = dim
+        self.model_id = model_id
+        self.config = config or IndexConfig()
+        self.router = router or router_from_spec(
+            {"kind": self.config.router, "shards": self.config.hash_shards}
+        )
+        self._shards: dict[str, HnswShard] = {}
+        self._shard_of: dict[str, str] = {}
+        self._metadata: dict[str, dict[str, Any]] = {}
+        self._lock = _ReadWriteLock()
+        self._journals: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
+        self._compaction = threading.Lock()
+
+    @classmethod
+    def from_shards(
+        cls,
+        dim: int,
+        model_id: str,
+        router: ShardRouter,
+        config: IndexConfig,
+        shards: Sequence[HnswShard],
+        metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> ShardedIndex:
+        """An index around existing shards (a restored snapshot)."""
+        index = cls(dim, model_id, router, config)
+        for shard in shards:
+            if shard.dim != dim:
+                raise ValueError(f"shard {shard.name!r} has dim {shard.dim}, the index {dim}")
+            index._shards[shard.name] = shard
+            index._shard_of.update(dict.fromkeys(shard.skus(), shard.name))
+        index._metadata = {sku: dict(m) for sku, m in (metadata or {}).items()}
+        return index
+
+    # --- mutation -------------------------------------------------------------------------
+
+    def upsert(
+        self,
+        sku: str,
+        vector: np.ndarray,
+        category_path: Sequence[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Insert or replace one product; returns the name of the shard that now holds it."""
+        vectors = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        return self.upsert_many([sku], vectors, [category_path], [metadata])[0]
+
+    def upsert_many(
+        self,
+        skus: Sequence[str],
+        vectors: np.ndarray,
+        category_paths: Sequence[Sequence[str]] | None = None,
+        metadata: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> list[str]:
+        """Insert or replace a batch (one FAISS add per shard); the shard of each sku.
+
+        ``metadata`` (small JSON-able dicts, e.g. title, brand, price, available) replaces
+        what was stored for the sku; ``None`` stores nothing.
+        """
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim or len(vectors) != len(skus):
+            raise ValueError(f"need {len(skus)} vectors of dim {self.dim}, got {vectors.shape}")
+        paths = [tuple(p) for p in category_paths] if category_paths else [()] * len(skus)
+        shards = [self.router.shard_for(sku, path) for sku, path in zip(skus, paths, strict=True)]
+        last = {sku: row for row, sku in enumerate(skus)}  # a sku twice in a batch: last wins
+        groups: dict[str, list[int]] = {}
+        for row in sorted(last.values()):
+            groups.setdefault(shards[row], []).append(row)
+        with self._lock.write():
+            for sku, row in last.items():
+                old = self._shard_of.get(sku)
+                if old is not None and old != shards[row]:
+                    self._apply(old, "delete", (sku,))
+                self._shard_of[sku] = shards[row]
+                item_metadata = metadata[row] if metadata is not None else None
+                if item_metadata is None:
+                    self._metadata.pop(sku, None)
+                else:
+                    self._metadata[sku] = dict(item_metadata)
+            for name, rows in groups.items():
+                args = ([skus[r] for r in rows], vectors[rows], [paths[r] for r in rows])
+                self._apply(name, "upsert_many", args)
+        return shards
+
+    def delete(self, sku: str) -> bool:
+        """Remove a product; ``False`` when the index does not hold it."""
+        with self._lock.write():
+            shard = self._shard_of.pop(sku, None)
+            self._metadata.pop(sku, None)
+            if shard is None:
+                return False
+            self._apply(shard, "delete", (sku,))
+            return True
+
+    def _apply(self, name: str, operation: str, args: tuple[Any, ...]) -> None:
+        """Run a shard mutation (write lock held), journaled while the shard is compacting."""
+        shard = self._shards.get(name)
+        if shard is None:
+            shard = self._shards[name] = HnswShard(self.dim, self.config, name)
+        getattr(shard, operation)(*args)
+        journal = self._journals.get(name)
+        if journal is not None:
+            journal.append((operation, args))
+
+    # --- reading --------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._shard_of)
+
+    def __contains__(self, sku: object) -> bool:
+        return sku in self._shard_of
+
+    @property
+    def shards(self) -> Mapping[str, HnswShard]:
+        """The shards by name (read them under ``read_lock``)."""
+        return self._shards
+
+    def shard_of(self, sku: str) -> str | None:
+        return self._shard_of.get(sku)
+
+    def metadata(self, sku: str) -> dict[str, Any] | None:
+        """What ``upsert`` stored with the product (for filters and hydration), if anything."""
+        return self._metadata.get(sku)
+
+    def all_metadata(self) -> dict[str, dict[str, Any]]:
+        """Every product's stored metadata (read it under ``read_lock``; do not modify)."""
+        return self._metadata
+
+    def vector(self, sku: str) -> np.ndarray | None:
+        with self._lock.read():
+            shard = self._shard_of.get(sku)
+            return None if shard is None else self._shards[shard].vector(sku)
+
+    def stats(self) -> dict[str, dict[str, float]]:
+        """Per shard: live vectors, vectors in the graph and the tombstone ratio."""
+        with self._lock.read():
+            return {
+                name: {"live": len(s), "total": s.total, "tombstone_ratio": s.tombstone_ratio}
+                for name, s in sorted(self._shards.items())
+            }
+
+    @contextmanager
+    def read_lock(self) -> Iterator[None]:
+        """Hold off mutations (searches still run), e.g. while a snapshot is written."""
+        with self._lock.read():
+            yield
+
+    def search(
+        self,
+        query: np.ndarray,
+        k: int = 10,
+        category: Category = None,
+        ef_search: int | None = None,
+    ) -> list[SearchHit]:
+        """The ``k`` nearest products to one query vector, best first, optionally in a category."""
+        return self.search_many(
+            np.asarray(query, dtype=np.float32).reshape(1, -1), k, category, ef_search
+        )[0]
+
+    def search_many(
+        self,
+        queries: np.ndarray,
+        k: int = 10,
+        category: Category = None,
+        ef_search: int | None = None,
+    ) -> list[list[SearchHit]]:
+        """``search`` for each row of ``queries``; ``ef_search`` overrides the per-request rule."""
+        queries = unit_rows(queries)
+        if queries.shape[1] != self.dim:
+            raise ValueError(f"queries have dim {queries.shape[1]}, the index {self.dim}")
+        prefix = parse_category(category)
+        results: list[list[SearchHit]] = [[] for _ in range(len(queries))]
+        if k <= 0:
+            return results
+        with self._lock.read():
+            candidates = self.router.shards_for_category(prefix) if prefix else None
+            names = [n for n in self._shards if candidates is None or n in candidates]
+            for name in names:
+                shard = self._shards[name]
+                allowed = shard.category_mask(prefix)
+                count = shard.count_allowed(allowed)
+                if count == 0:
+                    continue
+                ef = ef_search or choose_ef_search(
+                    k, count / len(shard), self.config.ef_search, self.config.max_ef_search
+                )
+                found = shard.search(queries, k, ef, allowed, normalized=True)
+                if len(names) == 1:
+                    return found
+                for row, hits in enumerate(found):
+                    results[row].extend(hits)
+        if len(names) > 1:
+            results = [heapq.nlargest(k, hits, key=lambda h: h.score) for hits in results]
+        return results
+
+    def similar(self, sku: str, k: int = 10, category: Category = None) -> list[SearchHit]:
+        """The ``k`` products nearest to ``sku``, never ``sku`` itself; KeyError if unknown."""
+        vector = self.vector(sku)
+        if vector is None:
+            raise KeyError(f"the index has no product {sku!r}")
+        hits = self.search(vector, k + 1, category)
+        return [hit for hit in hits if hit.sku != sku][:k]
+
+    # --- compaction -----------------------------------------------------------------------
+
+    def shards_needing_compaction(self) -> list[str]:
+        with self._lock.read():
+            return sorted(name for name, s in self._shards.items() if s.needs_rebuild)
+
+    def compact(self, names: Sequence[str] | None = None) -> list[str]:
+        """Rebuild shards (default: those that need it) without blocking searches.
+
+        The new graph is built outside the lock; mutations meanwhile go to the old shard
+        and to a journal that is replayed on the new one before the swap. Run it from a
+        worker thread (it takes as long as building the shard). Returns the shards rebuilt.
+        """
+        with self._compaction:
+            names = list(names) if names is not None else self.shards_needing_compaction()
+            for name in names:
+                with self._lock.read():  # copies the live vectors; searches go on
+                    shard = self._shards.get(name)
+                    if shard is None:
+                        continue
+                    items = shard.live_items()
+                    self._journals[name] = []
+                try:
+                    fresh = HnswShard.build(self.dim, self.config, name, *items)
+                    with self._lock.write():
+                        for operation, args in self._journals[name]:
+                            getattr(fresh, operation)(*args)
+                        self._shards[name] = fresh
+                finally:
+                    with self._lock.write():
+                        self._journals.pop(name, None)
+            return names

