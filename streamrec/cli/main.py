@@ -40,6 +40,10 @@ def _data_app() -> typer.Typer | None:
     return data_app
 
 
+from streamrec.cli.index_commands import index_app  # noqa: E402
+
+app.add_typer(index_app, name="index")
+
 _data = _data_app()
 if _data is not None:
     app.add_typer(_data, name="data", help="Turn the data sets into JSON Lines.")

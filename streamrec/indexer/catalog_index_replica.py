@@ -237,9 +237,7 @@ class CatalogIndexReplica:
             [{f: r.get(f) for f in METADATA_FIELDS} for r in upserts],
         )
         for r in upserts:
-            self.lexical.upsert(
-                r["sku"], r.get("title"), r.get("category_path") or [], r.get("brand")
-            )
+            self._index_text(r["sku"], r)
         if self.index.shards_needing_compaction():
             self.index.compact()
 

@@ -82,10 +82,11 @@ class CatalogSearch:
                ) -> list[tuple[str, float]]:
         depth = max(self.candidates, 3 * k)
         lexical = self._lexical(query, depth, category, timings)
+        if not lexical and self.replica.speller.correct(query).changed:
+            return []  # a misspelt query: the spelling rung will run it corrected
         ann = self._ann(query, depth, category, timings)
         if not lexical:
-            # No word in common with the catalog: trust the vectors only when they are
-            # close; otherwise let the ladder try a spelling correction first.
+            # No word in common with the catalog: trust the vectors only when close.
             ann = [(sku, score) for sku, score in ann if score >= self.min_vector_only_score]
             return self._available(ann)[:k]
         with timed("fuse", timings):
