@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     """``rocksdb://`` in production (durable tables through rocksdict)."""
     worker_batch_size: int = 2_000
     worker_batch_wait_s: float = 0.05
-    catalog_batch_size: int = 128
+    catalog_batch_size: int = 64
     """Catalog micro-batch: embedding dominates, so smaller batches keep freshness in seconds."""
     worker_web_port: int = 6066
     user_recent_events: int = 50
@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     """How often an index replica writes a snapshot (0: only on demand)."""
     index_dir: Path | None = None
     """Where index snapshots live; default ``<state_dir>/index``."""
-    lexical_refresh_s: float = 0.25
+    lexical_refresh_s: float = 0.2
     """Upper bound on how long a change waits before the lexical index can find it."""
 
     # --- HTTP API ------------------------------------------------------------------------

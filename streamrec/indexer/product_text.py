@@ -46,7 +46,7 @@ KEY_ATTRIBUTES = (
     "model",
 )
 """Attribute keys that describe a product best, embedded first when present."""
-MAX_ATTRIBUTES = 8
+MAX_ATTRIBUTES = 4  # ~6 encoder tokens each; the first four carry most of the meaning
 DESCRIPTION_CHARS = 200
 
 _SPACES = re.compile(r"\s+")

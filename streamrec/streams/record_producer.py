@@ -54,6 +54,9 @@ class RecordProducer:
             "linger.ms": settings.producer_linger_ms,
             "batch.size": settings.producer_batch_bytes,
             "compression.type": "lz4",
+            # murmur2, as the Java client and aiokafka (Faust) hash keys: a user's events and
+            # the Faust changelog of that user's state land in the same partition number
+            "partitioner": "murmur2_random",
             "queue.buffering.max.messages": settings.producer_queue_max_messages,
             "delivery.timeout.ms": settings.producer_delivery_timeout_ms,
             "socket.connection.setup.timeout.ms": int(settings.kafka_connect_timeout_s * 1000),

@@ -1,0 +1,53 @@
+"""``item-based/co-visitation``: items often visited next to the user's recent items.
+
+Recent items are anchors weighted by their strongest event type and their recency
+(``recency_decay ** position``, the newest at position 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from streamrec.recs.candidate import Candidate
+from streamrec.recs.co_visitation_store import CoVisitationStore
+from streamrec.recs.user_profile import DEFAULT_EVENT_WEIGHTS, UserProfile
+
+
+@dataclass(frozen=True)
+class CoVisitationSourceConfig:
+    anchor_items: int = 10
+    recency_decay: float = 0.8
+    event_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
+
+
+class CoVisitationCandidateSource:
+    name = "item-based/co-visitation"
+
+    def __init__(self, store: CoVisitationStore,
+                 config: CoVisitationSourceConfig | None = None) -> None:
+        self.store = store
+        self.config = config or CoVisitationSourceConfig()
+
+    def anchor_weights(self, profile: UserProfile) -> dict[str, float]:
+        """Recent distinct items -> anchor weight, the newest first."""
+        strongest: dict[str, float] = {}
+        order: list[str] = []
+        for item in reversed(profile.recent):
+            weight = float(self.config.event_weights.get(item.event_type, 0.0))
+            if item.sku not in strongest:
+                if len(order) >= self.config.anchor_items:
+                    continue
+                order.append(item.sku)
+                strongest[item.sku] = weight
+            else:
+                strongest[item.sku] = max(strongest[item.sku], weight)
+        return {sku: strongest[sku] * self.config.recency_decay**position
+                for position, sku in enumerate(order) if strongest[sku] > 0}
+
+    async def fetch(self, profile: UserProfile, k: int) -> list[Candidate]:
+        weights = self.anchor_weights(profile)
+        if not weights or k <= 0:
+            return []
+        neighbours = await self.store.neighbours(list(weights), k, weights)
+        return [Candidate(n.sku, n.score, self.name, via_sku=n.via) for n in neighbours]

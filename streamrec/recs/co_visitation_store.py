@@ -1,0 +1,167 @@
+"""Item-to-item co-visitation counts in Redis sorted sets, one per item.
+
+When an item ``d`` arrives and the user's session had ``[c, b, a]`` (most recent
+first), the pairs ``d<->c``, ``d<->b``, ``d<->a`` gain ``weight * decay ** (distance - 1)``
+in both directions. All increments of one call go out in one pipelined round trip.
+
+Each set is kept to its ``max_neighbours`` best entries, but not on every write: a
+process trims a set (``ZREMRANGEBYRANK``) after every ``trim_every`` writes it made to
+it, and refreshes the set's TTL at the same moments (and at its first write).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import redis.asyncio as aioredis
+
+from streamrec.recs.recs_redis_keys import RecsRedisKeys
+
+
+@dataclass(frozen=True)
+class CoVisitationConfig:
+    window: int = 5
+    """How many previous items of the session pair with a new one."""
+    distance_decay: float = 0.7
+    """The pair weight at distance ``d`` is ``decay ** (d - 1)``."""
+    max_neighbours: int = 100
+    """M: each item's set keeps its best M neighbours."""
+    trim_every: int = 64
+    """A process trims an item's set after this many of its own writes to it."""
+    ttl_s: int = 30 * 24 * 3600
+    """An item's set expires after this long without a trim-time refresh (0: never)."""
+    neighbours_per_item: int = 50
+    """How many neighbours ``neighbours`` reads per anchor item (at least ``k``)."""
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.max_neighbours < 1 or self.trim_every < 1:
+            raise ValueError("window, max_neighbours and trim_every must be >= 1")
+        if not 0.0 < self.distance_decay <= 1.0:
+            raise ValueError("distance_decay must be in (0, 1]")
+
+
+class CoVisit(NamedTuple):
+    """A new item and the session items before it (most recent first)."""
+
+    window: Sequence[str]
+    sku: str
+    weight: float = 1.0
+
+
+class Neighbour(NamedTuple):
+    sku: str
+    score: float
+    via: str
+    """The anchor item that contributed most."""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class CoVisitationStore:
+    def __init__(self, redis: aioredis.Redis, keys: RecsRedisKeys,
+                 config: CoVisitationConfig | None = None) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.config = config or CoVisitationConfig()
+        self._writes: dict[str, int] = {}
+
+    def increments(self, visits: Iterable[CoVisit]) -> dict[str, dict[str, float]]:
+        """item -> neighbour -> weight to add (pure: what ``stage`` will write)."""
+        out: dict[str, dict[str, float]] = {}
+        decay = self.config.distance_decay
+        for visit in visits:
+            distance = 0
+            done: set[str] = set()
+            for other in visit.window:
+                if distance >= self.config.window:
+                    break
+                if not other or other == visit.sku or other in done:
+                    continue
+                done.add(other)
+                weight = visit.weight * decay**distance
+                distance += 1
+                if weight <= 0:
+                    continue
+                for a, b in ((visit.sku, other), (other, visit.sku)):
+                    row = out.setdefault(a, {})
+                    row[b] = row.get(b, 0.0) + weight
+        return out
+
+    def stage(self, pipe: Any, visits: Iterable[CoVisit]) -> int:
+        """Queue the writes of ``visits`` on a pipeline (the caller executes it, possibly
+        with other writes); returns the number of commands queued."""
+        commands = 0
+        for item, row in self.increments(visits).items():
+            key = self.keys.co_visitation(item)
+            for neighbour, weight in row.items():
+                pipe.zincrby(key, weight, neighbour)
+                commands += 1
+            writes = self._writes.get(item, 0) + 1
+            if writes == 1 and self.config.ttl_s:
+                pipe.expire(key, self.config.ttl_s)
+                commands += 1
+            if writes >= self.config.trim_every:
+                pipe.zremrangebyrank(key, 0, -self.config.max_neighbours - 1)
+                if self.config.ttl_s:
+                    pipe.expire(key, self.config.ttl_s)
+                commands += 2
+                writes = 0
+            self._writes[item] = writes
+        if len(self._writes) > 1_000_000:  # a counter per item ever written: reset, not grow
+            self._writes.clear()
+        return commands
+
+    async def record(self, visits: Iterable[CoVisit]) -> None:
+        """Write the pair increments of ``visits`` in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        if self.stage(pipe, visits):
+            await pipe.execute()
+
+    async def trim(self, skus: Iterable[str]) -> None:
+        """Trim the given items' sets to the best M now (a cache warmer may call it)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for sku in skus:
+            pipe.zremrangebyrank(self.keys.co_visitation(sku), 0, -self.config.max_neighbours - 1)
+            self._writes.pop(sku, None)
+        await pipe.execute()
+
+    async def neighbours(self, skus: Sequence[str], k: int,
+                         weights: Mapping[str, float] | None = None) -> list[Neighbour]:
+        """The ``k`` best neighbours of several items, read in one round trip.
+
+        Each anchor's list is normalised by its best weight and scaled by the anchor's
+        weight (default 1), so a very popular anchor does not drown the others; items
+        among ``skus`` are never returned.
+        """
+        anchors = list(dict.fromkeys(s for s in skus if s))
+        if k <= 0 or not anchors:
+            return []
+        per_item = max(k, self.config.neighbours_per_item)
+        pipe = self.redis.pipeline(transaction=False)
+        for sku in anchors:
+            pipe.zrevrange(self.keys.co_visitation(sku), 0, per_item - 1, withscores=True)
+        rows = await pipe.execute()
+        excluded = set(anchors)
+        scores: dict[str, float] = {}
+        best: dict[str, tuple[float, str]] = {}
+        for anchor, row in zip(anchors, rows, strict=True):
+            if not row:
+                continue
+            top = float(row[0][1])
+            anchor_weight = 1.0 if weights is None else float(weights.get(anchor, 0.0))
+            if top <= 0 or anchor_weight <= 0:
+                continue
+            for member, score in row:
+                sku = _text(member)
+                if sku in excluded:
+                    continue
+                part = anchor_weight * float(score) / top
+                scores[sku] = scores.get(sku, 0.0) + part
+                if part > best.get(sku, (0.0, ""))[0]:
+                    best[sku] = (part, anchor)
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        return [Neighbour(sku, score, best[sku][1]) for sku, score in ranked]

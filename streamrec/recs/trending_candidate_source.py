@@ -1,0 +1,57 @@
+"""``popular/trending``: what trends in the user's strongest categories, then overall.
+
+Each scope's list is normalised by its best score and scaled by the user's share of
+interest in that category (overall by ``overall_weight``); an item found in several
+scopes keeps its best score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streamrec.recs.candidate import Candidate
+from streamrec.recs.trending_store import TrendingItem, TrendingStore
+from streamrec.recs.user_profile import UserProfile
+
+
+@dataclass(frozen=True)
+class TrendingSourceConfig:
+    categories: int = 3
+    overall_weight: float = 0.5
+
+
+def blend_trending(scoped: list[tuple[str | None, float, list[TrendingItem]]], k: int,
+                   source: str) -> list[Candidate]:
+    """(scope or None for overall, weight, items) -> the ``k`` best candidates."""
+    best: dict[str, Candidate] = {}
+    for scope, weight, items in scoped:
+        top = max((item.score for item in items), default=0.0)
+        if top <= 0 or weight <= 0:
+            continue
+        for item in items:
+            score = weight * item.score / top
+            if item.sku not in best or score > best[item.sku].score:
+                best[item.sku] = Candidate(item.sku, score, source, via_category=scope)
+    return sorted(best.values(), key=lambda c: (-c.score, c.sku))[:k]
+
+
+class TrendingCandidateSource:
+    name = "popular/trending"
+
+    def __init__(self, store: TrendingStore, config: TrendingSourceConfig | None = None) -> None:
+        self.store = store
+        self.config = config or TrendingSourceConfig()
+
+    async def fetch(self, profile: UserProfile, k: int) -> list[Candidate]:
+        if k <= 0:
+            return []
+        categories = profile.top_categories(self.config.categories)
+        scopes: list[str | None] = [scope for scope, _ in categories]
+        weights = [share for _, share in categories]
+        if self.config.overall_weight > 0:
+            scopes.append(None)
+            weights.append(self.config.overall_weight)
+        if not scopes:
+            return []
+        lists = await self.store.top_many(scopes, k)
+        return blend_trending(list(zip(scopes, weights, lists, strict=True)), k, self.name)
