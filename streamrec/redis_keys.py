@@ -35,5 +35,48 @@ class RedisKeys:
         """List, newest first: the user's recent events as JSON."""
         return f"{self.prefix}user:{{{user_id}}}:recent"
 
+    def user_profile(self, user_id: str) -> str:
+        """String: the user's profile (``UserProfile.to_bytes``), written by the users worker."""
+        return f"{self.prefix}user:{{{user_id}}}:profile"
+
     def user_event_count(self, user_id: str) -> str:
         return f"{self.prefix}user:{{{user_id}}}:events"
+
+    # --- recommendation path ------------------------------------------------------------
+    def user_candidates(self, user_id: str) -> str:
+        """Sorted set: sku -> blended candidate score (replaced whole on every refresh)."""
+        return f"{self.prefix}user:{{{user_id}}}:candidates"
+
+    def user_candidate_sources(self, user_id: str) -> str:
+        """Hash: sku -> JSON ``{"s": [source, ...], "a": anchor}`` of the cached candidates."""
+        return f"{self.prefix}user:{{{user_id}}}:candidate-sources"
+
+    def user_candidate_meta(self, user_id: str) -> str:
+        """Hash: generated_at (ms), sources, config_hash, event_count of the cached list."""
+        return f"{self.prefix}user:{{{user_id}}}:candidate-meta"
+
+    def user_category_affinity(self, user_id: str) -> str:
+        """Hash: category path (``"A > B"``) -> affinity share; outlives the candidates."""
+        return f"{self.prefix}user:{{{user_id}}}:category-affinity"
+
+    def user_purchased(self, user_id: str) -> str:
+        """Set: skus the user bought (never recommended); outlives the candidates."""
+        return f"{self.prefix}user:{{{user_id}}}:purchased"
+
+    def co_visitation(self, sku: str) -> str:
+        """Sorted set: neighbour sku -> co-visitation weight (bounded to the top M)."""
+        return f"{self.prefix}covis:{{{sku}}}"
+
+    def trending(self, scope: str) -> str:
+        """Sorted set: sku -> forward-decayed popularity in one scope, relative to the
+        scope's epoch. ``scope`` is ``_all`` or a category path prefix (``"A > B"``)."""
+        return f"{self.prefix}trending:{{{scope}}}"
+
+    def trending_epoch(self, scope: str) -> str:
+        """String: the epoch (ms) the scope's trending scores are relative to."""
+        return f"{self.prefix}trending-epoch:{{{scope}}}"
+
+    def refresh_requests(self, partition: int) -> str:
+        """List: user ids whose candidates the API asked to refresh, per ``user.events``
+        partition, so the worker that owns the partition (and the profile) serves them."""
+        return f"{self.prefix}refresh-requests:{partition}"

@@ -69,6 +69,20 @@ class Settings(BaseSettings):
     lexical_refresh_s: float = 0.2
     """Upper bound on how long a change waits before the lexical index can find it."""
 
+    # --- User path (profiles, candidates) ---------------------------------------------------
+    recs_refresh_delay_s: float = 0.05
+    """A burst of a user's events within this delay costs one candidate refresh."""
+    recs_refresh_min_interval_s: float = 0.25
+    recs_refresh_max_delay_s: float = 0.5
+    """No event waits longer than this for its user's refresh (freshness bound)."""
+    recs_refresh_concurrency: int = 32
+    recs_variant: str = "default"
+    """Experiment variant recorded on every impression."""
+    recs_warm_interval_s: float = 30.0
+    """How often the cache warmer looks for recently active users with stale caches."""
+    recs_warm_active_s: float = 3600.0
+    """Users with an event in this window count as recently active."""
+
     # --- HTTP API ------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -29,7 +29,7 @@ def register_catalog_agent(ctx: WorkerContext) -> None:
     writer: CatalogDocumentWriter | None = None
     embedder: CatalogEmbedder | None = None
 
-    async def apply(records: list[dict[str, Any]]) -> dict[str, int]:
+    async def apply(records: list[dict[str, Any]], _events: list[Any]) -> dict[str, int]:
         nonlocal writer, embedder
         writer = writer or CatalogDocumentWriter(ctx.redis, ctx.keys)
         embedder = embedder or CatalogEmbedder(ctx.text_encoder, ctx.redis, ctx.keys,

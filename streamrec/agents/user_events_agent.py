@@ -1,11 +1,19 @@
-"""User-events agent: ``user.events`` (partitioned by user) → validated → de-duplicated
-→ each user's recent events in Redis.
+"""User-events agent: ``user.events`` (partitioned by user) → validated → de-duplicated by
+event id → recent events in Redis → the user's profile (in Redis, see user_profile_store)
+plus co-visitation and trending → a debounced refresh of the user's candidate cache.
 
-(Profiles, co-visitation and candidate refresh join this agent with the user-path work.)
+Debouncing: every applied event marks its user; a timer refreshes users whose delay has
+passed, so a burst of events costs one refresh and no event waits longer than
+``recs_refresh_max_delay_s``. A cache warmer refreshes recently active users whose cached
+list expired, and users the API asked to refresh (per-partition request lists, so the
+worker that owns the user's profile serves them).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections import Counter
 from typing import Any
 
@@ -13,28 +21,131 @@ from streamrec.agents.record_validator import RecordValidator
 from streamrec.agents.user_event_recorder import UserEventRecorder
 from streamrec.agents.validated_stream import run_validated_stream
 from streamrec.agents.worker_context import WorkerContext
+from streamrec.agents.worker_metrics import OWNED_PARTITIONS, REFRESH_LAG, REFRESHES
+from streamrec.recs.recs_components import build_recs
+from streamrec.recs.refresh_debouncer import RefreshDebounceConfig, RefreshDebouncer
+from streamrec.recs.user_profile_store import UserProfileStore
 
 AGENT = "user-events"
+log = logging.getLogger(__name__)
 
 
 def register_user_events_agent(ctx: WorkerContext) -> None:
+    settings = ctx.settings
     validator = RecordValidator("UserEvent")
     dlq = ctx.dead_letter_router(ctx.topics.user_events)
-    recorder: UserEventRecorder | None = None
+    debouncer = RefreshDebouncer(RefreshDebounceConfig(
+        delay_s=settings.recs_refresh_delay_s,
+        min_interval_s=settings.recs_refresh_min_interval_s,
+        max_delay_s=settings.recs_refresh_max_delay_s))
+    first_event_at: dict[str, float] = {}  # user -> when the oldest unrefreshed event arrived
+    last_active: dict[str, float] = {}
+    state: dict[str, Any] = {}
 
-    async def apply(records: list[dict[str, Any]]) -> dict[str, int]:
-        nonlocal recorder
-        recorder = recorder or UserEventRecorder(
-            ctx.redis, ctx.keys, max_recent=ctx.settings.user_recent_events,
-            dedup_ttl_s=ctx.settings.dedup_ttl_s)
-        applied = await recorder.record(records)
+    def components() -> Any:
+        if "recs" not in state:
+            state["recorder"] = UserEventRecorder(
+                ctx.redis, ctx.keys, max_recent=settings.user_recent_events,
+                dedup_ttl_s=settings.dedup_ttl_s)
+            state["recs"] = recs = build_recs(settings, ctx.redis, ctx.index_replica())
+            state["applier"] = recs.applier()
+            state["refresher"] = recs.refresher()
+            state["profiles"] = UserProfileStore(ctx.redis, ctx.keys)
+        return state
+
+    async def apply(records: list[dict[str, Any]], _events: list[Any]) -> dict[str, int]:
+        parts = components()
+        applied = await parts["recorder"].record(records)
+        fresh = [r for r, a in zip(records, applied, strict=True) if a]
+        if fresh:
+            store: UserProfileStore = parts["profiles"]
+            loaded = await store.load_many(r["user_id"] for r in fresh)
+            touched = await parts["applier"].apply(fresh, loaded)
+            await store.save_many(loaded[user] for user in touched)
+            now = time.monotonic()
+            for user in touched:
+                first_event_at.setdefault(user, now)
+                last_active[user] = now
+                debouncer.mark(user, now)
         return dict(Counter("applied" if a else "duplicate" for a in applied))
+
+    async def refresh(users: list[str], reason: str) -> None:
+        refresher = components()["refresher"]
+        profiles = await state["profiles"].load_many(users)
+        semaphore = asyncio.Semaphore(settings.recs_refresh_concurrency)
+
+        async def one(user: str) -> None:
+            profile = profiles.get(user)
+            if profile is None:
+                return
+            async with semaphore:
+                try:
+                    await refresher.refresh(profile)
+                except Exception:  # one user's failure must not stop the others
+                    log.exception("candidate refresh of %s failed", user)
+                    REFRESHES.labels("failed").inc()
+                    return
+            REFRESHES.labels(reason).inc()
+            started = first_event_at.pop(user, None)
+            if started is not None:
+                REFRESH_LAG.observe(time.monotonic() - started)
+
+        await asyncio.gather(*(one(u) for u in users))
 
     @ctx.app.agent(ctx.raw_topic(ctx.topics.user_events), name=f"{AGENT}-agent")
     async def user_events_agent(stream: Any) -> Any:
+        await asyncio.to_thread(components)  # loads the index replica off the loop
         async for _ in run_validated_stream(
             stream, agent=AGENT, validator=validator, dlq=dlq, apply=apply,
-            batch_size=ctx.settings.worker_batch_size,
-            batch_wait_s=ctx.settings.worker_batch_wait_s,
+            batch_size=settings.worker_batch_size, batch_wait_s=settings.worker_batch_wait_s,
         ):
             pass
+
+    @ctx.app.timer(interval=0.02, name="candidate-refresh")
+    async def refresh_due_users() -> None:
+        if "recs" not in state:
+            return
+        due = debouncer.due(time.monotonic())
+        if due:
+            await refresh(due, "event")
+
+    @ctx.app.timer(interval=0.5, name="refresh-requests")
+    async def serve_refresh_requests() -> None:
+        """Users the API asked to refresh, from the request lists of our partitions."""
+        if "recs" not in state:
+            return
+        owned = [tp.partition for tp in ctx.app.assignor.assigned_actives()
+                 if tp.topic == ctx.topics.user_events]
+        for partition in range(settings.topic_partitions):
+            OWNED_PARTITIONS.labels(str(partition)).set(1 if partition in owned else 0)
+        if not owned:
+            return
+        pipe = ctx.redis.pipeline(transaction=True)
+        for partition in owned:
+            key = ctx.keys.refresh_requests(partition)
+            pipe.lrange(key, 0, 999)
+            pipe.ltrim(key, 1000, -1)
+        results = await pipe.execute()
+        users = sorted({raw.decode() for batch in results[::2] for raw in batch})
+        if users:
+            await refresh(users, "requested")
+
+    @ctx.app.timer(interval=settings.recs_warm_interval_s, name="cache-warmer")
+    async def warm_stale_caches() -> None:
+        """Refresh recently active users whose cached list expired or is missing."""
+        if "recs" not in state:
+            return
+        horizon = time.monotonic() - settings.recs_warm_active_s
+        for user in [u for u, t in last_active.items() if t < horizon]:
+            del last_active[user]
+        users = list(last_active)
+        if not users:
+            return
+        cache = state["recs"].cache
+        pipe = ctx.redis.pipeline(transaction=False)
+        for user in users:
+            pipe.exists(cache.keys.user_candidates(user))
+        exists = await pipe.execute()
+        stale = [u for u, present in zip(users, exists, strict=True) if not present]
+        if stale:
+            await refresh(stale, "warmed")

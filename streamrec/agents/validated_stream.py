@@ -21,7 +21,8 @@ from streamrec.schemas.codec import InvalidRecordError
 
 log = logging.getLogger(__name__)
 
-ApplyFn = Callable[[list[dict[str, Any]]], Awaitable[dict[str, int]]]
+ApplyFn = Callable[[list[dict[str, Any]], list[Any]], Awaitable[dict[str, int]]]
+"""(valid records, their Faust events in the same order) -> outcome counts."""
 
 
 def _headers(raw: Any) -> Headers:
@@ -32,14 +33,18 @@ def _headers(raw: Any) -> Headers:
 
 
 async def split_valid(events: Sequence[Any], validator: RecordValidator,
-                      dlq: DeadLetterRouter, agent: str) -> list[dict[str, Any]]:
-    """Valid records of a batch, in order; the others sent to the DLQ (and awaited)."""
+                      dlq: DeadLetterRouter, agent: str
+                      ) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Valid records of a batch and their events, in order; the others sent to the DLQ
+    (and awaited)."""
     valid: list[dict[str, Any]] = []
+    valid_events: list[Any] = []
     pending: list[Awaitable[Any]] = []
     for event in events:
         message = event.message
         try:
             valid.append(validator.validate(message.value))
+            valid_events.append(event)
         except InvalidRecordError as error:
             timestamp = getattr(message, "timestamp", None)
             source = SourcePosition(message.topic, message.partition, message.offset,
@@ -51,7 +56,7 @@ async def split_valid(events: Sequence[Any], validator: RecordValidator,
     if pending:
         await asyncio.gather(*pending)
         RECORDS.labels(agent, "dead_lettered").inc(len(pending))
-    return valid
+    return valid, valid_events
 
 
 async def run_validated_stream(stream: Any, *, agent: str, validator: RecordValidator,
@@ -61,11 +66,11 @@ async def run_validated_stream(stream: Any, *, agent: str, validator: RecordVali
     """Consume ``stream`` in micro-batches; yields the size of each finished batch."""
     async for events in stream.take_events(batch_size, within=batch_wait_s):
         started = time.perf_counter()
-        records = await split_valid(events, validator, dlq, agent)
+        records, record_events = await split_valid(events, validator, dlq, agent)
         backoff = 0.1
         while True:
             try:
-                outcomes = await apply(records)
+                outcomes = await apply(records, record_events)
                 break
             except Exception:  # a store outage must not skip records: retry the same batch
                 RETRIES.labels(agent).inc()

@@ -15,12 +15,24 @@ from streamrec.settings import Settings
 from streamrec.streams.admin import check_kafka
 from streamrec.streams.faust_app import create_faust_app
 
+ROLES = {
+    "all": (register_catalog_agent, register_user_events_agent),
+    "catalog": (register_catalog_agent,),
+    "users": (register_user_events_agent,),
+}
+"""Which agents a worker process runs. Faust feeds every agent of a process through one
+dispatcher, so a catalog backlog (embedding is slow) would hold user events back:
+production runs the roles as separate processes, each its own consumer group."""
 
-def build_worker_app(settings: Settings) -> tuple[faust.App, WorkerContext]:
-    app = create_faust_app(settings)
+
+def build_worker_app(settings: Settings, role: str = "all") -> tuple[faust.App, WorkerContext]:
+    if role not in ROLES:
+        raise ValueError(f"unknown worker role {role!r}; choose from {', '.join(ROLES)}")
+    suffix = "" if role == "all" else f"-{role}"
+    app = create_faust_app(settings, app_id=f"{settings.topic_prefix}{settings.app_id}{suffix}")
     ctx = WorkerContext(app, settings)
-    register_catalog_agent(ctx)
-    register_user_events_agent(ctx)
+    for register in ROLES[role]:
+        register(ctx)
     return app, ctx
 
 
@@ -34,7 +46,8 @@ def _use_uvloop() -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
 
 
-def run_worker(settings: Settings, *, loglevel: str = "info", metrics_port: int = 0) -> None:
+def run_worker(settings: Settings, *, role: str = "all", loglevel: str = "info",
+               metrics_port: int = 0) -> None:
     """Run until SIGTERM/SIGINT. Fails fast, with a clear message, when Kafka is unreachable."""
     check_kafka(settings)
     if metrics_port:
@@ -42,6 +55,6 @@ def run_worker(settings: Settings, *, loglevel: str = "info", metrics_port: int 
 
         start_http_server(metrics_port, addr="127.0.0.1")
     _use_uvloop()
-    app, _ = build_worker_app(settings)
+    app, _ = build_worker_app(settings, role)
     logging.getLogger("faust").setLevel(loglevel.upper())
     Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

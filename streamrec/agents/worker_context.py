@@ -8,7 +8,13 @@ import faust
 import redis.asyncio as aioredis
 
 from streamrec.agents.dead_letter_router import DeadLetterRouter, Headers
-from streamrec.indexer.index_settings import encoder_config, shard_router
+from streamrec.indexer.catalog_index_replica import CatalogIndexReplica
+from streamrec.indexer.index_settings import (
+    encoder_config,
+    index_config,
+    shard_router,
+    vector_space,
+)
 from streamrec.indexer.shard_router import ShardRouter
 from streamrec.indexer.text_encoder import TextEncoder, create_text_encoder
 from streamrec.redis_keys import RedisKeys
@@ -24,6 +30,7 @@ class WorkerContext:
         self.keys = RedisKeys(settings.redis_key_prefix)
         self._redis: aioredis.Redis | None = None
         self._raw_topics: dict[str, faust.TopicT] = {}
+        self._replica: CatalogIndexReplica | None = None
 
     def raw_topic(self, name: str) -> faust.TopicT:
         """A Faust topic carrying raw bytes (the agents decode Avro themselves)."""
@@ -40,6 +47,22 @@ class WorkerContext:
 
     def shard_router(self) -> ShardRouter:
         return shard_router(self.settings)
+
+    def index_replica(self) -> CatalogIndexReplica:
+        """This worker's read replica of the catalog index (item vectors, ANN), started on
+        first use; it restores from the newest snapshot, then follows catalog.vectors."""
+        if self._replica is None:
+            model_id, dim = vector_space(self.settings)
+            replica = CatalogIndexReplica(
+                bootstrap=self.settings.kafka_bootstrap, topic=self.topics.catalog_vectors,
+                snapshot_dir=self.settings.index_snapshot_dir, dim=dim, model_id=model_id,
+                router=shard_router(self.settings), config=index_config(self.settings),
+                text_indexes=False,
+                connect_timeout_s=self.settings.kafka_connect_timeout_s)
+            replica.restore()
+            replica.start()
+            self._replica = replica
+        return self._replica
 
     @property
     def redis(self) -> aioredis.Redis:

@@ -1,6 +1,6 @@
 """Prometheus metrics of the worker's agents, defined once."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 RECORDS = Counter(
     "streamrec_agent_records_total", "Records consumed by an agent, by outcome",
@@ -16,4 +16,17 @@ RETRIES = Counter(
 EMBEDDINGS = Counter(
     "streamrec_catalog_embeddings_total",
     "Products embedded by the catalog agent, or whose stored vector was reused", ["outcome"],
+)
+REFRESHES = Counter(
+    "streamrec_candidate_refreshes_total", "Candidate cache refreshes, by what caused them",
+    ["reason"],  # event | requested | warmed | failed
+)
+REFRESH_LAG = Histogram(
+    "streamrec_candidate_refresh_lag_seconds",
+    "From a user's oldest unrefreshed event reaching the worker to the rewritten cache",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5),
+)
+OWNED_PARTITIONS = Gauge(
+    "streamrec_user_partitions_owned",
+    "1 for each user.events partition (so each user) this users worker owns", ["partition"],
 )

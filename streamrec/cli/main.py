@@ -129,12 +129,15 @@ def status() -> None:
 def worker(
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug")] = "warn",
     metrics_port: Annotated[int, typer.Option(help="Serve Prometheus metrics (0: off)")] = 0,
+    role: Annotated[str, typer.Option(
+        help="all, catalog (embedding) or users (profiles, candidates): run the roles as "
+             "separate processes so a catalog backlog never delays user events")] = "all",
 ) -> None:
-    """Run a Faust worker with every agent (as many processes as you like share partitions)."""
+    """Run a Faust worker (as many processes per role as you like share the partitions)."""
     from streamrec.agents.worker import run_worker
 
     try:
-        run_worker(_settings(), loglevel=loglevel, metrics_port=metrics_port)
+        run_worker(_settings(), role=role, loglevel=loglevel, metrics_port=metrics_port)
     except KafkaUnavailableError as exc:
         raise _fail(str(exc)) from exc
 

@@ -48,6 +48,7 @@ class CatalogIndexReplica:
         router: ShardRouter,
         config: IndexConfig,
         lexical_refresh_s: float = 0.25,
+        text_indexes: bool = True,
         snapshot_interval_s: float = 0.0,
         connect_timeout_s: float = 5.0,
     ) -> None:
@@ -60,8 +61,10 @@ class CatalogIndexReplica:
         self.connect_timeout_s = connect_timeout_s
         self.codec = codec_for("ItemVector")
         self.index = ShardedIndex(dim, model_id, router, config)
+        # The API searches text; a worker only needs vectors (text_indexes=False).
+        self.text_indexes = text_indexes
         self.lexical = LexicalIndex(config=LexicalIndexConfig(
-            commit_interval_ms=int(lexical_refresh_s * 1000)))
+            commit_interval_ms=int(lexical_refresh_s * 1000))) if text_indexes else None
         self.speller = SpellingCorrector()
         self.offsets: dict[int, int] = {}
         """partition -> offset of the next record to apply."""
@@ -90,7 +93,8 @@ class CatalogIndexReplica:
         self.offsets = {int(p): int(o) for p, o in offsets.items()}
         for sku, meta in index.all_metadata().items():
             self._index_text(sku, meta)
-        self.lexical.refresh()
+        if self.lexical is not None:
+            self.lexical.refresh()
         self.restore_seconds = time.perf_counter() - started
         self.restored_from = str(self.snapshot_dir)
         log.info(
@@ -102,7 +106,8 @@ class CatalogIndexReplica:
         return True
 
     def start(self) -> None:
-        self.lexical.start_auto_refresh()
+        if self.lexical is not None:
+            self.lexical.start_auto_refresh()
         self._thread = threading.Thread(target=self._run, name="index-replica", daemon=True)
         self._thread.start()
 
@@ -110,7 +115,8 @@ class CatalogIndexReplica:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self.lexical.stop_auto_refresh()
+        if self.lexical is not None:
+            self.lexical.stop_auto_refresh()
 
     def wait_caught_up(self, timeout_s: float) -> bool:
         return self._caught_up.wait(timeout_s)
@@ -225,8 +231,9 @@ class CatalogIndexReplica:
         for sku, record in latest.items():
             if record is None:
                 self.index.delete(sku)
-                self.lexical.delete(sku)
-                self.speller.delete(sku)
+                if self.lexical is not None:
+                    self.lexical.delete(sku)
+                    self.speller.delete(sku)
         if not upserts:
             return
         vectors = np.stack([np.frombuffer(r["vector"], dtype="<f4") for r in upserts])
@@ -243,6 +250,8 @@ class CatalogIndexReplica:
 
     def _index_text(self, sku: str, fields: dict[str, Any]) -> None:
         path = fields.get("category_path") or []
+        if self.lexical is None:
+            return
         self.lexical.upsert(sku, fields.get("title"), path, fields.get("brand"))
         self.speller.upsert(sku, fields.get("title"), path, fields.get("brand"))
 
@@ -260,7 +269,7 @@ class CatalogIndexReplica:
     def stats(self) -> dict[str, Any]:
         return {
             "products": len(self.index),
-            "lexical_docs": self.lexical.num_docs,
+            "lexical_docs": self.lexical.num_docs if self.lexical is not None else None,
             "offsets": dict(self.offsets),
             "applied": self.applied,
             "skipped": self.skipped,

@@ -19,8 +19,9 @@ Vectors are L2-normalised and compared by inner product (= cosine). Storage:
 
 Filtering: ``search(..., allowed=mask)`` takes a boolean mask over internal ids (for
 example ``category_mask``). Tombstones are always excluded. When the filter leaves at
-most ``exact_search_below`` vectors, the shard answers by exact search over them,
-which is both faster and exact where HNSW's filtered search loses recall. FAISS pads
+most ``exact_search_below`` vectors, or less than ``exact_search_selectivity`` of the
+shard, the shard answers by exact search over them: faster for few vectors, and exact
+where HNSW's filtered search loses recall (it collapses below ~2% selectivity). FAISS pads
 missing results with id ``-1``; those never reach the caller.
 
 Not thread-safe: ``ShardedIndex`` serialises mutations against searches.
@@ -323,7 +324,8 @@ class HnswShard:
         count = len(self._ids) if mask is None else int(np.count_nonzero(mask))
         if count == 0:
             return [[] for _ in range(len(queries))]
-        if mask is not None and count <= self.config.exact_search_below:
+        selective = count < self.config.exact_search_selectivity * len(self._ids)
+        if mask is not None and (count <= self.config.exact_search_below or selective):
             return self._exact_search(queries, k, np.flatnonzero(mask))
         wanted = k * self.config.refine_factor if self._raw is not None else k
         ef = max(ef_search or self.config.ef_search, wanted)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamrec.indexer.index_config import IndexConfig
 from streamrec.indexer.shard_router import ShardRouter, router_from_spec
-from streamrec.indexer.text_encoder import EncoderConfig
+from streamrec.indexer.text_encoder import EncoderConfig, create_text_encoder
 from streamrec.settings import Settings
 
 
@@ -33,3 +33,14 @@ def shard_router(settings: Settings) -> ShardRouter:
     if settings.index_router == "hash":
         spec["shards"] = settings.index_hash_shards
     return router_from_spec(spec)
+
+
+def vector_space(settings: Settings) -> tuple[str, int]:
+    """(model id, dimension) of the configured encoder, without loading the model."""
+    config = encoder_config(settings)
+    if config.backend == "onnx-minilm":
+        from streamrec.indexer.onnx_minilm_encoder import OnnxMiniLmEncoder
+
+        return config.model_id, OnnxMiniLmEncoder.dim
+    encoder = create_text_encoder(config)  # other backends: ask the model
+    return encoder.model_id, encoder.dim

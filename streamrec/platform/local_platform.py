@@ -26,7 +26,8 @@ from streamrec.platform.redis_server import RedisServer
 from streamrec.settings import Settings
 from streamrec.streams.admin import ensure_topics
 
-SERVICES = ("kafka", "redis", "worker", "api")
+SERVICES = ("kafka", "redis", "catalog-worker", "users-worker", "api")
+WORKER_ROLES = {"catalog-worker": "catalog", "users-worker": "users"}
 
 
 @dataclass
@@ -85,12 +86,14 @@ class LocalPlatform:
         proc = server.start()
         self.pidfile("redis").write(proc.pid)
 
-    def start_worker(self) -> None:
-        if self.pidfile("worker").alive_pid():
-            return
-        log = self.logs / "worker.log"
-        proc = spawn([sys.executable, "-m", "streamrec", "worker"], log, env=self.child_env())
-        self.pidfile("worker").write(proc.pid)
+    def start_workers(self) -> None:
+        """One worker per role: embedding never holds user events back."""
+        for name, role in WORKER_ROLES.items():
+            if self.pidfile(name).alive_pid():
+                continue
+            proc = spawn([sys.executable, "-m", "streamrec", "worker", "--role", role],
+                         self.logs / f"{name}.log", env=self.child_env())
+            self.pidfile(name).write(proc.pid)
 
     def start_api(self) -> None:
         if self._claim_port("api", self.settings.api_port):
@@ -112,7 +115,7 @@ class LocalPlatform:
             ("Kafka", self.start_kafka),
             ("Redis", self.start_redis),
             ("topics", self.create_topics),
-            ("worker", self.start_worker),
+            ("workers", self.start_workers),
             ("API", self.start_api),
         ]
         for label, step in steps:
@@ -137,17 +140,14 @@ class LocalPlatform:
         return stopped
 
     def status(self) -> list[ServiceStatus]:
-        addresses = {
-            "kafka": self.kafka_bootstrap,
-            "redis": self.redis_url,
-            "worker": "-",
-            "api": self.api_url,
-        }
+        addresses = {"kafka": self.kafka_bootstrap, "redis": self.redis_url,
+                     "api": self.api_url}
         logs = {
             "kafka": self.state_dir / "kafka" / "kafka.log",
             "redis": self.state_dir / "redis" / "redis.log",
-            "worker": self.logs / "worker.log",
             "api": self.logs / "api.log",
+            **{name: self.logs / f"{name}.log" for name in WORKER_ROLES},
         }
-        return [ServiceStatus(name, self.pidfile(name).alive_pid(), addresses[name], logs[name])
+        return [ServiceStatus(name, self.pidfile(name).alive_pid(), addresses.get(name, "-"),
+                              logs[name])
                 for name in SERVICES]

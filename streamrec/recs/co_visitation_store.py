@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 
-from streamrec.recs.recs_redis_keys import RecsRedisKeys
+from streamrec.redis_keys import RedisKeys
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _text(value: Any) -> str:
 
 
 class CoVisitationStore:
-    def __init__(self, redis: aioredis.Redis, keys: RecsRedisKeys,
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys,
                  config: CoVisitationConfig | None = None) -> None:
         self.redis = redis
         self.keys = keys

@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 
 from streamrec.recs.category_scope import OVERALL, category_scope, category_scopes
 from streamrec.recs.pipelined_script import PipelinedScript
-from streamrec.recs.recs_redis_keys import RecsRedisKeys
+from streamrec.redis_keys import RedisKeys
 
 # KEYS: scores, epoch. ARGV: newest ts, tau ms, renormalise above, max items, ttl s,
 # then (sku, weight, ts) triples.
@@ -109,7 +109,7 @@ def _text(value: Any) -> str:
 
 
 class TrendingStore:
-    def __init__(self, redis: aioredis.Redis, keys: RecsRedisKeys,
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys,
                  config: TrendingConfig | None = None) -> None:
         self.redis = redis
         self.keys = keys

@@ -25,12 +25,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import orjson
 
-from streamrec.recs.category_scope import SEPARATOR, category_scopes, scope_depth
+from streamrec.recs.category_scope import category_scopes, scope_depth
 
 FORMAT_VERSION = 1
 
 DEFAULT_EVENT_WEIGHTS: Mapping[str, float] = {
-    "VIEW": 1.0, "CLICK": 2.0, "ADD_TO_CART": 4.0, "PURCHASE": 6.0,
+    "VIEW": 1.0, "CLICK": 2.0, "ADD_TO_CART": 3.0, "PURCHASE": 3.0,
 }
 
 
@@ -44,6 +44,9 @@ class UserProfileConfig:
     max_categories: int = 64
     max_purchased: int = 500
     max_seen: int = 1_000
+    per_event_decay: float = 0.8
+    """Each new (in-order) item event scales what came before by this: interest follows
+    the latest events (a switch of interest shows within one refresh), not only time."""
     session_gap_s: float = 30 * 60.0
     """Events without a session id belong to one session while gaps stay below this."""
 
@@ -136,6 +139,8 @@ class UserProfile:
         self.last_event_ts = max(self.last_event_ts, ts)
         if ts >= self.decay_ts:
             self._decay_to(ts)
+            if sku and self.config.event_weights.get(kind, 0.0) > 0:
+                self._scale(self.config.per_event_decay)
             discount = 1.0
         else:  # out of order: never decay backwards; enter at today's value of its weight
             discount = _decay(self.decay_ts - ts, self.config.half_life_s)
@@ -163,14 +168,18 @@ class UserProfile:
 
     def _decay_to(self, ts: int) -> None:
         if self.decay_ts and ts > self.decay_ts:
-            factor = _decay(ts - self.decay_ts, self.config.half_life_s)
-            if self.vector_sum is not None:
-                self.vector_sum *= factor
-                self.vector_weight *= factor
-            self.category_weights = {
-                scope: w * factor for scope, w in self.category_weights.items() if w * factor > 0
-            }
+            self._scale(_decay(ts - self.decay_ts, self.config.half_life_s))
         self.decay_ts = ts
+
+    def _scale(self, factor: float) -> None:
+        if factor >= 1.0:
+            return
+        if self.vector_sum is not None:
+            self.vector_sum *= factor
+            self.vector_weight *= factor
+        self.category_weights = {
+            scope: w * factor for scope, w in self.category_weights.items() if w * factor > 0
+        }
 
     def _remember(self, item: RecentItem) -> None:
         recent = self.recent
@@ -272,9 +281,12 @@ class UserProfile:
             event_count=int(doc["n"]),
         )
         # a smaller configured bound applies at once
-        del profile.recent[: max(0, len(profile.recent) - profile.config.max_recent)]
+        c = profile.config
+        del profile.recent[: max(0, len(profile.recent) - c.max_recent)]
+        profile.purchased = dict(list(profile.purchased.items())[-c.max_purchased:])
+        profile.seen = dict(list(profile.seen.items())[-c.max_seen:])
         profile._bound_categories()
         return profile
 
 
-__all__ = ["SEPARATOR", "RecentItem", "UserProfile", "UserProfileConfig"]
+__all__ = ["DEFAULT_EVENT_WEIGHTS", "RecentItem", "UserProfile", "UserProfileConfig"]

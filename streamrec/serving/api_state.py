@@ -9,7 +9,10 @@ from confluent_kafka.admin import AdminClient
 from fastapi import Request
 
 from streamrec.indexer.catalog_index_replica import CatalogIndexReplica
+from streamrec.recs.recommendation_pipeline import RecommendationPipeline
 from streamrec.serving.event_publisher import EventPublisher
+from streamrec.serving.impression_logger import ImpressionLogger
+from streamrec.serving.refresh_requests import RefreshRequester
 from streamrec.serving.search.catalog_search import CatalogSearch
 from streamrec.settings import Settings
 
@@ -22,6 +25,9 @@ class ApiState:
     admin: AdminClient
     replica: CatalogIndexReplica
     search: CatalogSearch
+    recommender: RecommendationPipeline
+    impressions: ImpressionLogger
+    refresh_requester: RefreshRequester
 
 
 def api_state(request: Request) -> ApiState:

@@ -9,14 +9,19 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 
+from streamrec.recs.recs_components import build_recs
+from streamrec.redis_keys import RedisKeys
 from streamrec.serving.api_state import ApiState
 from streamrec.serving.body_size_limit import BodySizeLimitMiddleware
 from streamrec.serving.event_publisher import EventPublisher
 from streamrec.serving.http_metrics import LATENCY, REQUESTS
-from streamrec.serving.routers import events, health, search
+from streamrec.serving.impression_logger import ImpressionLogger
+from streamrec.serving.refresh_requests import RefreshRequester
+from streamrec.serving.routers import events, health, recommendations, search
 from streamrec.serving.search_setup import open_search
 from streamrec.settings import Settings, load_settings
 from streamrec.streams.admin import admin_client
+from streamrec.streams.topics import Topics
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -27,8 +32,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redis = aioredis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         publisher = EventPublisher(settings)
         replica, search = await open_search(settings, redis)
-        app.state.streamrec = ApiState(settings, redis, publisher, admin_client(settings),
-                                       replica, search)
+        recs = build_recs(settings, redis, replica)
+        keys = RedisKeys(settings.redis_key_prefix)
+        app.state.streamrec = ApiState(
+            settings, redis, publisher, admin_client(settings), replica, search,
+            recommender=recs.pipeline(redis),
+            impressions=ImpressionLogger(publisher.producer, Topics(settings).impressions,
+                                         settings.recs_variant),
+            refresh_requester=RefreshRequester(redis, keys, settings.topic_partitions))
         try:
             yield
         finally:
@@ -53,4 +64,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(search.router)
+    app.include_router(recommendations.router)
     return app

@@ -28,6 +28,9 @@ def create_faust_app(settings: Settings, *, app_id: str | None = None) -> faust.
         broker_commit_every=10_000,
         broker_commit_interval=1.0,
         web_enabled=False,
+        # tables and topics carry bytes we encode ourselves (Avro, profile bytes)
+        key_serializer="raw",
+        value_serializer="raw",
         table_cleanup_interval=60.0,
         logging_config=None,
     )

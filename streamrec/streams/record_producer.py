@@ -113,6 +113,15 @@ class RecordProducer:
                 self._producer.poll(0.05)
         self._producer.poll(0)
 
+    def try_send(self, topic: str, key: bytes | None, value: bytes | None) -> bool:
+        """Queue one record without ever blocking; False when the local queue is full
+        (for side effects such as impression logs that must not slow a request)."""
+        try:
+            self._producer.produce(topic, value=value, key=key, on_delivery=self._record_delivery)
+        except BufferError:
+            return False
+        return True
+
     def send_record(self, topic: str, record_type: str, key: str, record: dict[str, Any],
                     **kwargs: Any) -> None:
         """Encode ``record`` with the contract's Avro codec and queue it."""

@@ -1,0 +1,182 @@
+"""Each user's candidate list in Redis, written whole and read in one round trip.
+
+``write`` is one MULTI (all keys share the user's hash tag): the sorted set
+(sku -> score), a hash of per-sku sources (``{"s": [...], "i": via sku, "c": via
+category}``) and a meta hash (generated_at ms, sources, config_hash, event_count) are
+deleted and rewritten, so a reader sees the old list or the new one, never a mix; all
+expire after ``ttl_s``. The same transaction rewrites the user summary the serving tier
+needs even when the list is gone (category affinity and purchased skus), with the
+longer ``summary_ttl_s``.
+
+``read`` returns ``None`` when the list is missing, expired or was written under
+another generator configuration (``config_hash``). A list written empty is a hit with
+no candidates: the user is known, there is just nothing to offer yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+import redis.asyncio as aioredis
+
+from streamrec.recs.candidate import BlendedCandidate
+from streamrec.redis_keys import RedisKeys
+
+CacheStatus = Literal["hit", "missing", "stale"]
+
+
+@dataclass(frozen=True)
+class CandidateCacheConfig:
+    ttl_s: int = 24 * 3600
+    """Lifetime of a list the user agent did not refresh (the cache warmer renews it)."""
+    summary_ttl_s: int = 30 * 24 * 3600
+    """Lifetime of the user's category affinity and purchased skus."""
+    max_affinities: int = 32
+
+    def __post_init__(self) -> None:
+        if self.ttl_s < 1 or self.summary_ttl_s < 1:
+            raise ValueError("cache TTLs must be >= 1 s")
+
+
+@dataclass(frozen=True)
+class CandidateMeta:
+    generated_at_ms: int
+    sources: tuple[str, ...]
+    config_hash: str
+    event_count: int
+
+    def to_fields(self) -> dict[str, str]:
+        return {
+            "generated_at": str(self.generated_at_ms),
+            "sources": ",".join(self.sources),
+            "config_hash": self.config_hash,
+            "event_count": str(self.event_count),
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> CandidateMeta:
+        sources = fields.get("sources", "")
+        return cls(
+            generated_at_ms=int(fields.get("generated_at") or 0),
+            sources=tuple(s for s in sources.split(",") if s),
+            config_hash=fields.get("config_hash", ""),
+            event_count=int(fields.get("event_count") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    category_affinity: Mapping[str, float] = field(default_factory=dict)
+    """Category scope -> the user's share of interest at that depth."""
+    purchased: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class CachedCandidates:
+    candidates: list[BlendedCandidate]
+    meta: CandidateMeta
+
+
+@dataclass(frozen=True)
+class CacheLookup:
+    entry: CachedCandidates | None
+    status: CacheStatus
+    summary: UserSummary
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _texts(mapping: Mapping[Any, Any]) -> dict[str, str]:
+    return {_text(k): _text(v) for k, v in mapping.items()}
+
+
+class CandidateCache:
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys,
+                 config: CandidateCacheConfig | None = None,
+                 config_hash: str | None = None) -> None:
+        """``config_hash``: what a readable list must carry (``None`` accepts any)."""
+        self.redis = redis
+        self.keys = keys
+        self.config = config or CandidateCacheConfig()
+        self.config_hash = config_hash
+
+    async def write(self, user_id: str, candidates: Sequence[BlendedCandidate],
+                    meta: CandidateMeta, summary: UserSummary | None = None) -> None:
+        """Replace the user's list (and summary, when given) in one atomic round trip."""
+        keys, ttl = self.keys, self.config.ttl_s
+        ranked, sources = {}, {}
+        for c in candidates:
+            if c.sku and c.sku not in ranked:
+                ranked[c.sku] = float(c.score)
+                sources[c.sku] = orjson.dumps(
+                    {"s": list(c.sources), "i": c.via_sku, "c": c.via_category})
+        z, s, m = (keys.user_candidates(user_id), keys.user_candidate_sources(user_id),
+                   keys.user_candidate_meta(user_id))
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(z, s, m)
+        if ranked:
+            pipe.zadd(z, ranked)
+            pipe.hset(s, mapping=sources)
+            pipe.expire(z, ttl)
+            pipe.expire(s, ttl)
+        pipe.hset(m, mapping=meta.to_fields())
+        pipe.expire(m, ttl)
+        if summary is not None:
+            self._queue_summary(pipe, user_id, summary)
+        await pipe.execute()
+
+    def _queue_summary(self, pipe: Any, user_id: str, summary: UserSummary) -> None:
+        a, p = self.keys.user_category_affinity(user_id), self.keys.user_purchased(user_id)
+        ttl = self.config.summary_ttl_s
+        pipe.delete(a, p)
+        affinity = sorted(summary.category_affinity.items(), key=lambda kv: -kv[1])
+        affinity = affinity[: self.config.max_affinities]
+        if affinity:
+            pipe.hset(a, mapping={scope: repr(float(v)) for scope, v in affinity})
+            pipe.expire(a, ttl)
+        if summary.purchased:
+            pipe.sadd(p, *sorted(summary.purchased))
+            pipe.expire(p, ttl)
+
+    async def read(self, user_id: str, n: int) -> CachedCandidates | None:
+        """The user's best ``n`` candidates, or ``None`` (missing, expired, stale config)."""
+        return (await self.lookup(user_id, n)).entry
+
+    async def lookup(self, user_id: str, n: int) -> CacheLookup:
+        """``read`` plus the user summary and why a list was not served, one round trip."""
+        keys = self.keys
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrevrange(keys.user_candidates(user_id), 0, max(n, 0) - 1, withscores=True)
+        pipe.hgetall(keys.user_candidate_meta(user_id))
+        pipe.hgetall(keys.user_candidate_sources(user_id))
+        pipe.hgetall(keys.user_category_affinity(user_id))
+        pipe.smembers(keys.user_purchased(user_id))
+        ranked, meta_raw, sources_raw, affinity_raw, purchased_raw = await pipe.execute()
+        summary = UserSummary(
+            {scope: float(v) for scope, v in _texts(affinity_raw).items()},
+            frozenset(_text(sku) for sku in purchased_raw),
+        )
+        if not meta_raw:
+            return CacheLookup(None, "missing", summary)
+        meta = CandidateMeta.from_fields(_texts(meta_raw))
+        if self.config_hash is not None and meta.config_hash != self.config_hash:
+            return CacheLookup(None, "stale", summary)
+        sources = _texts(sources_raw)
+        candidates = []
+        for member, score in ranked:
+            sku = _text(member)
+            info = orjson.loads(sources[sku]) if sku in sources else {}
+            candidates.append(BlendedCandidate(
+                sku, float(score), tuple(info.get("s") or ()), info.get("i"), info.get("c")))
+        return CacheLookup(CachedCandidates(candidates, meta), "hit", summary)
+
+    async def delete(self, user_id: str) -> None:
+        keys = self.keys
+        await self.redis.delete(keys.user_candidates(user_id), keys.user_candidate_sources(user_id),
+                                keys.user_candidate_meta(user_id))
+

@@ -1,0 +1,76 @@
+"""Serving stage: item documents from Redis (``RedisKeys.item``), one round trip.
+
+Hydrates every candidate, every ``via`` item (for reasons) and the context item, and
+reads the candidates' event-weighted popularity (``RedisKeys.popular``) in the same
+pipeline. A missing document stays ``None`` (the unavailable filter drops it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from streamrec.recs.candidate_filter import item_available, item_category_path
+from streamrec.recs.recommendation_state import RecommendationState
+from streamrec.redis_keys import RedisKeys
+
+FIELDS = ("title", "category_path", "brand", "price", "available", "updated_at", "image")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def parse_item_document(values: list[Any]) -> dict[str, Any] | None:
+    """HMGET ``FIELDS`` -> typed fields, or ``None`` when the document does not exist."""
+    raw = dict(zip(FIELDS, (_text(v) for v in values), strict=True))
+    if all(v is None for v in raw.values()):
+        return None
+    price = raw.get("price")
+    updated = raw.get("updated_at")
+    return {
+        "title": raw.get("title") or "",
+        "category_path": item_category_path(raw),
+        "brand": raw.get("brand") or None,
+        "price": float(price) if price else None,
+        "available": item_available(raw),
+        "updated_at": int(updated) if updated else None,
+        "image": raw.get("image") or None,
+    }
+
+
+class ItemHydrator:
+    name = "hydrate"
+    requires = frozenset({"candidates"})
+    provides = frozenset({"docs", "popularity"})
+
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
+        self.redis = redis
+        self.keys = keys
+
+    async def run(self, state: RecommendationState) -> None:
+        candidates = [item.sku for item in state.items]
+        extra = [item.via_sku for item in state.items if item.via_sku]
+        if state.request.context_sku:
+            extra.append(state.request.context_sku)
+        skus = [s for s in dict.fromkeys([*candidates, *extra]) if s not in state.docs]
+        if skus or candidates:
+            pipe = self.redis.pipeline(transaction=False)
+            for sku in skus:
+                pipe.hmget(self.keys.item(sku), list(FIELDS))
+            if candidates:
+                pipe.zmscore(self.keys.popular(), candidates)
+            answers = await pipe.execute()
+            for sku, values in zip(skus, answers, strict=False):
+                state.docs[sku] = parse_item_document(values)
+            if candidates:
+                scores = answers[len(skus)] or []
+                state.popularity = {sku: float(s) for sku, s in zip(candidates, scores,
+                                                                     strict=True)
+                                    if s is not None}
+        for item in state.items:
+            item.doc = state.docs.get(item.sku)
+        state.counts[self.name] = {"missing": sum(1 for s in skus if state.docs[s] is None)}

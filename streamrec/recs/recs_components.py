@@ -1,0 +1,79 @@
+"""Build the user path's components from Settings, identically in the worker and the API.
+
+The worker and the API must agree on the candidate generator's configuration (the
+cached lists carry its hash), so both build it here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import redis.asyncio as aioredis
+
+from streamrec.indexer.catalog_index_replica import CatalogIndexReplica
+from streamrec.indexer.hnsw_shard import SearchHit
+from streamrec.recs.candidate_cache import CandidateCache
+from streamrec.recs.candidate_generator import CandidateGenerator
+from streamrec.recs.candidate_refresher import CandidateRefresher
+from streamrec.recs.co_visitation_candidate_source import CoVisitationCandidateSource
+from streamrec.recs.co_visitation_store import CoVisitationStore
+from streamrec.recs.interest_ann_candidate_source import InterestAnnCandidateSource
+from streamrec.recs.recommendation_pipeline import RecommendationPipeline
+from streamrec.recs.trending_candidate_source import TrendingCandidateSource
+from streamrec.recs.trending_store import TrendingStore
+from streamrec.recs.user_event_applier import UserEventApplier
+from streamrec.redis_keys import RedisKeys
+from streamrec.settings import Settings
+
+
+class ReplicaIndexView:
+    """The replica's current index (a restore or compaction swaps the object underneath)."""
+
+    def __init__(self, replica: CatalogIndexReplica) -> None:
+        self.replica = replica
+
+    def search(self, query: np.ndarray, k: int = 10, category: Any = None) -> list[SearchHit]:
+        return self.replica.index.search(query, k, category)
+
+    def vector(self, sku: str) -> np.ndarray | None:
+        return self.replica.index.vector(sku)
+
+    def metadata(self, sku: str) -> dict[str, Any] | None:
+        return self.replica.index.metadata(sku)
+
+
+@dataclass
+class RecsComponents:
+    keys: RedisKeys
+    index: ReplicaIndexView
+    co_visitation: CoVisitationStore
+    trending: TrendingStore
+    generator: CandidateGenerator
+    cache: CandidateCache
+
+    def applier(self) -> UserEventApplier:
+        return UserEventApplier(self.index, self.co_visitation, self.trending)
+
+    def refresher(self) -> CandidateRefresher:
+        return CandidateRefresher(self.generator, self.cache)
+
+    def pipeline(self, redis: aioredis.Redis) -> RecommendationPipeline:
+        return RecommendationPipeline.standard(cache=self.cache, trending=self.trending,
+                                               redis=redis, item_keys=self.keys,
+                                               index=self.index)
+
+
+def build_recs(settings: Settings, redis: aioredis.Redis, replica: CatalogIndexReplica
+               ) -> RecsComponents:
+    keys = RedisKeys(settings.redis_key_prefix)
+    index = ReplicaIndexView(replica)
+    co_visitation = CoVisitationStore(redis, keys)
+    trending = TrendingStore(redis, keys)
+    generator = CandidateGenerator(
+        [CoVisitationCandidateSource(co_visitation), InterestAnnCandidateSource(index),
+         TrendingCandidateSource(trending)],
+        item_lookup=index.metadata)
+    cache = CandidateCache(redis, keys, config_hash=generator.config_hash())
+    return RecsComponents(keys, index, co_visitation, trending, generator, cache)
