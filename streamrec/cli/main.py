@@ -41,8 +41,10 @@ def _data_app() -> typer.Typer | None:
 
 
 from streamrec.cli.index_commands import index_app  # noqa: E402
+from streamrec.cli.warm_command import warm  # noqa: E402
 
 app.add_typer(index_app, name="index")
+app.command()(warm)
 
 _data = _data_app()
 if _data is not None:

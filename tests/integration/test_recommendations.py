@@ -219,3 +219,31 @@ def test_two_workers_share_users_and_a_rebalance_loses_no_profile(
     for user in users:  # the survivor continues every profile where it was
         p.wait_personalised(user, 5, timeout_s=90)
         assert p.cache_events(user) == 5
+
+
+def test_warm_refreshes_expired_caches(recs_platform: RecsPlatform, settings: Settings,
+                                       run_cli) -> None:
+    import redis
+
+    from streamrec.redis_keys import RedisKeys
+
+    p = recs_platform
+    p.send("carol", ["watch-0", "watch-1"])
+    p.send("dave", ["drill-0", "drill-1"])
+    p.wait_personalised("carol", 2)
+    p.wait_personalised("dave", 2)
+    client = redis.Redis.from_url(settings.redis_url)
+    keys = RedisKeys(settings.redis_key_prefix)
+    for user in ("carol", "dave"):  # the caches expire
+        client.delete(keys.user_candidates(user), keys.user_candidate_meta(user))
+    time.sleep(1.0)
+    assert p.cache_events("carol") == 0 and p.cache_events("dave") == 0
+
+    result = run_cli("warm", "dave")
+    assert result.returncode == 0 and "refresh requested for 1 users" in result.stdout
+    wait_for(lambda: p.cache_events("dave") == 2, 20, what="dave warmed")
+    assert p.cache_events("carol") == 0, "only the named user"
+    result = run_cli("warm", "--since", "2020-01-01T00:00:00Z")
+    assert result.returncode == 0, result.stdout + result.stderr
+    wait_for(lambda: p.cache_events("carol") == 2, 20, what="active users warmed")
+    assert p.recs("carol")["served_from"] == "cache"
