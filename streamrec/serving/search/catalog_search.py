@@ -81,9 +81,14 @@ class CatalogSearch:
     def hybrid(self, query: str, k: int, category: str | None, timings: dict[str, float]
                ) -> list[tuple[str, float]]:
         depth = max(self.candidates, 3 * k)
+        with timed("lexical_strict", timings):
+            strict = self.replica.lexical.search(query, 1, category, "strict")
+        if not strict and self.replica.speller.correct(query).changed:
+            # Most of the query matches nothing as typed but a correction exists: let the
+            # spelling rung run the corrected query (+0.014 NDCG@10 on Home Depot over
+            # correcting only queries that match nothing at all; bench_search_quality).
+            return []
         lexical = self._lexical(query, depth, category, timings)
-        if not lexical and self.replica.speller.correct(query).changed:
-            return []  # a misspelt query: the spelling rung will run it corrected
         ann = self._ann(query, depth, category, timings)
         if not lexical:
             # No word in common with the catalog: trust the vectors only when close.

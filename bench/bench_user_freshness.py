@@ -1,0 +1,271 @@
+"""User-path freshness and recommendation serving, through the live system.
+
+    .venv/bin/python -m bench.bench_user_freshness --data-dir ../shared/data [--seconds 60]
+
+1. Freshness: ``--rate`` user events a second (default 1,000) for ``--seconds`` over
+   ``--users`` users, produced to ``user.events``. Every ``--probe-every``-th event goes
+   to a probe user (each probe user gets an event at most every few seconds, so the
+   debouncer never merges two probes); the bench polls that user's cache metadata in
+   Redis until its ``event_count`` includes the probe: event produced → the user's
+   candidate cache rewritten. Reports p50/p90/p99/max and how many probes never arrived.
+2. Serving: ``GET /v1/recommendations/{user}?k=10`` from ``--clients`` concurrent
+   clients (aiohttp) for ``--serve-seconds`` over the users warmed by step 1; reports
+   requests/s and latency percentiles, per API process count.
+
+Starts its own Kafka and Redis, a catalog worker, a users worker and the API
+(``--api-workers`` uvicorn processes). Prints a table and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import httpx
+import numpy as np
+import redis
+
+from bench.live_platform import cpu_seconds, settings_env
+from bench.local_services import bench_settings
+from streamrec.datasets.fashion_catalog import fashion_catalog_changes
+from streamrec.platform.processes import free_port, spawn, stop_process_group, wait_until
+from streamrec.redis_keys import RedisKeys
+from streamrec.schemas.records import CatalogChangeIn
+from streamrec.settings import Settings
+from streamrec.streams.admin import ensure_topics
+from streamrec.streams.record_producer import RecordProducer
+from streamrec.streams.topics import Topics
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 1) if values else float("nan")
+
+
+class Processes:
+    """A catalog worker, a users worker and the API, in their own process groups."""
+
+    def __init__(self, settings: Settings, api_workers: int) -> None:
+        self.env = settings_env(settings)
+        self.logs = Path(settings.state_dir) / "logs"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.procs = {
+            "catalog": self._spawn(["worker", "--role", "catalog"]),
+            "users": self._spawn(["worker", "--role", "users"]),
+            "api": self._spawn(["api", "--port", str(self.port),
+                                "--workers", str(api_workers)]),
+        }
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, 180, "the API", self.procs["api"], self.logs / "api.log", 0.5)
+
+    def _spawn(self, args: list[str]) -> subprocess.Popen[bytes]:
+        name = args[2] if args[0] == "worker" else "api"
+        return spawn([sys.executable, "-m", "streamrec", *args], self.logs / f"{name}.log",
+                     env=self.env, cwd=REPO)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            stop_process_group(proc.pid)
+
+
+def load_catalog(settings: Settings, procs: Processes, records: list[dict]) -> None:
+    topic = Topics(settings).catalog_changes
+    with RecordProducer(settings) as producer:
+        for record in records:
+            producer.send_record(topic, "CatalogChange", record["sku"], record)
+    deadline = time.monotonic() + 1800
+    while httpx.get(f"{procs.url}/readyz").json()["index"]["products"] < len(records):
+        if time.monotonic() > deadline:
+            raise TimeoutError("catalog not indexed")
+        time.sleep(1)
+    time.sleep(2)  # the users worker's replica follows the same topic
+
+
+class FreshnessRun:
+    def __init__(self, settings: Settings, skus: list[str], users: int, rate: float,
+                 probe_every: int, probe_users: int) -> None:
+        self.settings = settings
+        self.skus = skus
+        self.users = users
+        self.rate = rate
+        self.probe_every = probe_every
+        self.probe_names = [f"probe-{n}" for n in range(probe_users)]
+        self.keys = RedisKeys(settings.redis_key_prefix)
+        self.redis = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        self.pending: dict[str, tuple[int, float]] = {}  # probe user -> (count, sent at)
+        self.sent_counts: dict[str, int] = {}
+        self.latencies: list[float] = []
+        self.lost = 0
+        self.sent = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def produce(self, seconds: float) -> None:
+        rng = random.Random(11)
+        topic = Topics(self.settings).user_events
+        probes = iter(self.probe_names * 1000)
+        with RecordProducer(self.settings, client_id="bench-users") as producer:
+            started = time.monotonic()
+            while time.monotonic() - started < seconds:
+                due = started + self.sent / self.rate
+                now = time.monotonic()
+                if due > now:
+                    time.sleep(due - now)
+                user = f"user-{rng.randrange(self.users)}"
+                probe = self.sent % self.probe_every == 0
+                if probe:
+                    user = next(probes)
+                    with self._lock:
+                        if user in self.pending:  # still waiting: never merge two probes
+                            probe, user = False, f"user-{rng.randrange(self.users)}"
+                event = {"event_id": f"e{self.sent}", "user_id": user, "session_id": user,
+                         "type": "VIEW" if rng.random() < 0.8 else "CLICK",
+                         "sku": rng.choice(self.skus), "ts": int(time.time() * 1000),
+                         "query": None, "context": {}}
+                producer.send_record(topic, "UserEvent", user, event)
+                if probe:
+                    count = self.sent_counts.get(user, 0) + 1
+                    self.sent_counts[user] = count
+                    with self._lock:
+                        self.pending[user] = (count, time.monotonic())
+                self.sent += 1
+
+    def poll(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                waiting = list(self.pending.items())
+            if waiting:
+                pipe = self.redis.pipeline(transaction=False)
+                for user, _ in waiting:
+                    pipe.hget(self.keys.user_candidate_meta(user), "event_count")
+                counts = pipe.execute()
+                now = time.monotonic()
+                for (user, (expected, sent_at)), seen in zip(waiting, counts, strict=True):
+                    if seen is not None and int(seen) >= expected:
+                        with self._lock:
+                            self.pending.pop(user, None)
+                        self.latencies.append(now - sent_at)
+            time.sleep(0.01)
+
+    def run(self, seconds: float) -> None:
+        poller = threading.Thread(target=self.poll, daemon=True)
+        poller.start()
+        self.produce(seconds)
+        deadline = time.monotonic() + 20
+        while self.pending and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self._stop.set()
+        poller.join(timeout=5)
+        self.lost = len(self.pending)
+
+
+async def serve(url: str, users: list[str], clients: int, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    deadline = time.monotonic() + seconds
+    rng = random.Random(5)
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        while time.monotonic() < deadline:
+            user = rng.choice(users)
+            started = time.perf_counter()
+            async with session.get(f"{url}/v1/recommendations/{user}", params={"k": "10"}) as r:
+                await r.read()
+                statuses[r.status] = statuses.get(r.status, 0) + 1
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.monotonic()
+        await asyncio.gather(*(client(session) for _ in range(clients)))
+        elapsed = time.monotonic() - started
+    return {"requests": len(latencies), "requests_per_s": round(len(latencies) / elapsed),
+            "p50_ms": pct(latencies, 50), "p90_ms": pct(latencies, 90),
+            "p99_ms": pct(latencies, 99), "non_200": sum(n for s, n in statuses.items()
+                                                         if s != 200)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--catalog", type=int, default=3000, help="fashion products to load")
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--probe-every", type=int, default=100)
+    parser.add_argument("--probe-users", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--serve-seconds", type=float, default=30.0)
+    parser.add_argument("--api-workers", type=int, default=2)
+    args = parser.parse_args()
+
+    records = [CatalogChangeIn(**r).to_record()
+               for r in fashion_catalog_changes(args.data_dir, limit=args.catalog)]
+    with bench_settings(None, None) as settings:
+        ensure_topics(settings)
+        procs = Processes(settings, args.api_workers)
+        try:
+            load_catalog(settings, procs, records)
+            run = FreshnessRun(settings, [r["sku"] for r in records], args.users, args.rate,
+                               args.probe_every, args.probe_users)
+            users_cpu_before = cpu_seconds(procs.procs["users"].pid)
+            started = time.monotonic()
+            run.run(args.seconds)
+            fresh_elapsed = time.monotonic() - started
+            users_cpu = cpu_seconds(procs.procs["users"].pid) - users_cpu_before
+            load_fresh = os.getloadavg()[0]
+            warmed = [f"user-{n}" for n in range(min(args.users, 5000))]
+            served = asyncio.run(serve(procs.url, warmed, args.clients, args.serve_seconds))
+            load_serve = os.getloadavg()[0]
+        finally:
+            procs.stop()
+
+    lat = [x * 1000 for x in run.latencies]
+    result = {
+        "bench": "user_freshness_and_serving",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}",
+        "catalog": len(records), "users": args.users, "events_per_s": args.rate,
+        "events_sent": run.sent, "seconds": round(fresh_elapsed, 1),
+        "achieved_events_per_s": round(run.sent / fresh_elapsed),
+        "probes": len(lat), "probes_lost": run.lost,
+        "freshness_ms": {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99),
+                         "max": round(max(lat, default=0), 1)},
+        "users_worker_cpu_share": round(users_cpu / fresh_elapsed, 2),
+        "load_during_freshness": round(load_fresh, 2),
+        "serving": {"clients": args.clients, "api_workers": args.api_workers, **served},
+        "load_during_serving": round(load_serve, 2),
+    }
+    print(f"freshness: {run.sent} events at {result['achieved_events_per_s']}/s over "
+          f"{args.users} users; {len(lat)} probes: p50 {result['freshness_ms']['p50']} ms, "
+          f"p90 {result['freshness_ms']['p90']} ms, p99 {result['freshness_ms']['p99']} ms, "
+          f"max {result['freshness_ms']['max']} ms, lost {run.lost} "
+          f"(users worker {result['users_worker_cpu_share']} cores, load {load_fresh:.1f})")
+    print(f"serving: {served['requests_per_s']} req/s at {args.clients} clients, p50 "
+          f"{served['p50_ms']} ms, p90 {served['p90_ms']} ms, p99 {served['p99_ms']} ms, "
+          f"non-200 {served['non_200']} ({args.api_workers} API processes, load "
+          f"{load_serve:.1f})")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
