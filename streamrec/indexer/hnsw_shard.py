@@ -139,12 +139,18 @@ class HnswShard:
         count = self._index.ntotal
         if count == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        # The SWIG calls below cost ~50 us each; keep the view until the index object or its
+        # size changes (an add may move the buffer, and then ntotal changes too).
+        cached = getattr(self, "_view_cache", None)
+        if cached is not None and cached[0] is self._index and cached[1] == count:
+            return cached[2][ids]
         storage = faiss.downcast_index(self._index.storage)
         if self.config.storage == "fp16":
             keys = np.atleast_1d(np.asarray(ids, dtype=np.int64))
             decoded = storage.reconstruct_batch(keys)
             return decoded if np.ndim(ids) else decoded[0]
         view = faiss.rev_swig_ptr(storage.get_xb(), count * self.dim).reshape(count, self.dim)
+        self._view_cache = (self._index, count, view)
         return view[ids]
 
     def _path_code(self, path: Sequence[str]) -> int:

@@ -16,7 +16,10 @@ class CachedCandidateSource:
         self.pool = pool
 
     async def run(self, state: RecommendationState) -> None:
-        lookup = await self.cache.lookup(state.request.user_id, self.pool)
+        request = state.request
+        # a category filter may drop most candidates: read the whole pool only then
+        pool = self.pool if request.category else min(self.pool, max(40, 4 * request.k))
+        lookup = await self.cache.lookup(request.user_id, pool)
         state.summary = lookup.summary
         state.cache_status = lookup.status
         if lookup.entry is None:  # missing, expired or another configuration's list

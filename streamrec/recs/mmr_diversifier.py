@@ -10,7 +10,6 @@ has similarity 0). With ``max_per_category``, an item whose category (its first
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,7 +80,8 @@ class MmrDiversifier:
         if self.index is not None:
             missing = [item.sku for item in pool if item.sku not in state.vectors]
             if missing:
-                state.vectors.update(await asyncio.to_thread(vectors_of, self.index, missing))
+                # in-memory lookups: a thread hand-off would cost more than the work
+                state.vectors.update(vectors_of(self.index, missing))
         dim = next((v.shape[0] for v in state.vectors.values() if v is not None), 0)
         matrix = np.zeros((len(pool), max(dim, 1)), dtype=np.float32)
         for row, item in enumerate(pool):

@@ -82,7 +82,7 @@ class RecommendationPipeline:
             TrendingFallbackSource(trending, config.fallback),
             ContextItemBooster(index, config.context),
             FilterStage(PurchasedItemsFilter()),
-            ItemHydrator(redis, item_keys),
+            ItemHydrator(redis, item_keys, index),
             FilterStage(UnavailableItemsFilter()),
             FilterStage(CategoryFilter()),
             FeatureReranker(config=config.reranker),
