@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     """``category`` (one HNSW shard per top-level category) or ``hash``."""
     index_hash_shards: int = 4
     index_hnsw_m: int = 32
-    index_ef_construction: int = 80
+    index_ef_construction: int = 200
+    """200 vs 80: recall@10 at efSearch 64 from 0.959 to 0.999 on 300k vectors (bench_ann)."""
     index_ef_search: int = 64
     index_storage: str = "flat"
     """``flat`` (float32), ``fp16`` or ``sq8``."""

@@ -58,6 +58,7 @@ class CatalogIndexReplica:
         self.model_id = model_id
         self.config = config
         self.snapshot_interval_s = snapshot_interval_s
+        self.compaction_check_s = 30.0
         self.connect_timeout_s = connect_timeout_s
         self.codec = codec_for("ItemVector")
         self.index = ShardedIndex(dim, model_id, router, config)
@@ -105,7 +106,19 @@ class CatalogIndexReplica:
         )
         return True
 
+    def _compact_loop(self) -> None:
+        # a rebuild takes about as long as building the shard (minutes at 1M): never in the
+        # follow loop, which would stop applying changes meanwhile
+        while not self._stop.wait(self.compaction_check_s):
+            try:
+                if self.index.shards_needing_compaction():
+                    self.index.compact()
+            except Exception:
+                log.exception("index replica: compaction failed")
+
     def start(self) -> None:
+        threading.Thread(target=self._compact_loop, name="index-compaction",
+                         daemon=True).start()
         if self.lexical is not None:
             self.lexical.start_auto_refresh()
         self._thread = threading.Thread(target=self._run, name="index-replica", daemon=True)
@@ -245,8 +258,6 @@ class CatalogIndexReplica:
         )
         for r in upserts:
             self._index_text(r["sku"], r)
-        if self.index.shards_needing_compaction():
-            self.index.compact()
 
     def _index_text(self, sku: str, fields: dict[str, Any]) -> None:
         path = fields.get("category_path") or []

@@ -1,8 +1,11 @@
 """Tunables of the vector index (the lead maps these onto ``Settings``).
 
-Defaults come from ``bench/bench_ann.py`` (see docs/ or the bench's output): HNSW with
-M=32 on flat float32 storage reaches recall@10 >= 0.95 on 384-d MiniLM-like data at
-efSearch 64 while a single thread answers thousands of queries a second.
+Defaults come from ``bench/bench_ann.py`` (2-core shared VM, FAISS 1.15.1, 384-d
+clustered synthetic vectors calibrated on MiniLM title embeddings): with M=32 and
+efConstruction=200, recall@10 is 0.989 at efSearch 64 and 0.995 at 96 on 1M vectors
+(0.999 at 64 on 100k, ~3,100 queries/s on one thread through ``ShardedIndex.search``).
+efConstruction=80 builds 2-3x faster but reaches only 0.921 at ef 64 / 0.965 at ef 128
+on 1M. Flat storage costs 1.81 GB per million 384-d vectors (graph included).
 """
 
 from __future__ import annotations
