@@ -227,6 +227,13 @@ class CatalogIndexReplica:
             if record["model_id"] != self.model_id or record["dim"] != self.index.dim:
                 self.skipped += 1  # another model's vector: a shadow index reads it
                 continue
+            vector = np.frombuffer(record["vector"], dtype="<f4")
+            if vector.shape[0] != self.index.dim or not np.isfinite(vector).all() \
+                    or not vector.any():
+                self.skipped += 1  # FAISS refuses it; one bad record must not stop a batch
+                log.warning("catalog.vectors %d@%d: unusable vector for %s skipped",
+                            message.partition(), message.offset(), record["sku"])
+                continue
             latest.pop(record["sku"], None)  # keep the order of the last change
             latest[record["sku"]] = record
         with self._apply_lock:
