@@ -5,8 +5,10 @@
 1. Producer: records/s of RecordProducer (idempotent, acks=all, lz4) for small UserEvent
    records, with Avro encoding done beforehand and with encoding included.
 2. End to end: the same events, already in ``user.events``, consumed by one worker
-   process (``streamrec worker``): validated against the schema, de-duplicated and
-   applied to Redis. Rate measured from the worker's own Prometheus counter between
+   process (``streamrec worker --role users`` with ``STREAMREC_RECS_ENABLED=false``):
+   validated against the schema, de-duplicated and recorded in Redis (recent events,
+   popularity). The full user path (profiles, candidate refresh) is bench_user_freshness.
+   Rate measured from the worker's own Prometheus counter between
    the first and the last applied record (start-up and rebalance excluded).
 
 Starts its own Kafka and Redis on free ports unless --bootstrap/--redis-url are given.
@@ -80,9 +82,13 @@ def worker_rate(settings: Settings, expected: int, timeout_s: float) -> dict[str
         "STREAMREC_TOPIC_PREFIX": settings.topic_prefix,
         "STREAMREC_REDIS_KEY_PREFIX": settings.redis_key_prefix,
         "STREAMREC_TOPIC_PARTITIONS": str(settings.topic_partitions),
+        # the validation path alone: profiles and candidate refreshes are measured by
+        # bench_user_freshness
+        "STREAMREC_RECS_ENABLED": "false",
     }
     log = settings.state_dir / "worker.log"
-    proc = spawn([sys.executable, "-m", "streamrec", "worker", "--metrics-port", str(port)],
+    proc = spawn([sys.executable, "-m", "streamrec", "worker", "--role", "users",
+                  "--metrics-port", str(port)],
                  log, env=env)
     url = f"http://127.0.0.1:{port}/metrics"
     samples: list[tuple[float, float]] = []
@@ -94,7 +100,8 @@ def worker_rate(settings: Settings, expected: int, timeout_s: float) -> dict[str
             if count >= expected:
                 break
             if proc.poll() is not None:
-                raise RuntimeError(f"worker exited; see {log}")
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+                raise RuntimeError(f"worker exited with {proc.returncode}:\n{tail}")
             time.sleep(0.25)
     finally:
         cpu = _cpu_seconds(proc.pid)

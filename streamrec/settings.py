@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     """Upper bound on how long a change waits before the lexical index can find it."""
 
     # --- User path (profiles, candidates) ---------------------------------------------------
+    recs_enabled: bool = True
+    """False: the users worker only validates, de-duplicates and records events (profiles,
+    co-visitation, trending and candidate refreshes off), e.g. to measure that path."""
     recs_refresh_delay_s: float = 0.05
     """A burst of a user's events within this delay costs one candidate refresh."""
     recs_refresh_min_interval_s: float = 0.25

@@ -57,7 +57,7 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
         parts = components()
         applied = await parts["recorder"].record(records)
         fresh = [r for r, a in zip(records, applied, strict=True) if a]
-        if fresh:
+        if fresh and settings.recs_enabled:
             store: UserProfileStore = parts["profiles"]
             loaded = await store.load_many(r["user_id"] for r in fresh)
             touched = await parts["applier"].apply(fresh, loaded)
