@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     recs_refresh_min_interval_s: float = 0.25
     recs_refresh_max_delay_s: float = 0.5
     """No event waits longer than this for its user's refresh (freshness bound)."""
-    recs_refresh_concurrency: int = 32
+    recs_refresh_concurrency: int = 64
     recs_variant: str = "default"
     """Experiment variant recorded on every impression."""
     recs_warm_interval_s: float = 30.0

@@ -22,6 +22,8 @@ class InterestAnnConfig:
     """Extra neighbours asked for, since the user's own items come back first."""
     anchor_items: int = 10
     """Recent items considered when explaining a hit."""
+    explain_top: int = 20
+    """Hits explained by an anchor ("because you viewed X"); the rest keep no anchor."""
 
 
 class InterestAnnCandidateSource:
@@ -49,8 +51,11 @@ class InterestAnnCandidateSource:
         if anchor_vectors:
             names = list(anchor_vectors)
             matrix = np.stack([anchor_vectors[n] for n in names])
-            hit_vectors = vectors_of(self.index, [h.sku for h in hits])
-            for row, hit in enumerate(hits):
+            # only the best hits are ever shown with a reason; explaining all k of them
+            # was a third of a refresh's CPU
+            explained = hits[: self.config.explain_top]
+            hit_vectors = vectors_of(self.index, [h.sku for h in explained])
+            for row, hit in enumerate(explained):
                 vector = hit_vectors.get(hit.sku)
                 if vector is not None:
                     via[row] = names[int(np.argmax(matrix @ vector))]

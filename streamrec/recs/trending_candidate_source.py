@@ -7,7 +7,9 @@ scopes keeps its best score.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from streamrec.recs.candidate import Candidate
 from streamrec.recs.trending_store import TrendingItem, TrendingStore
@@ -38,9 +40,26 @@ def blend_trending(scoped: list[tuple[str | None, float, list[TrendingItem]]], k
 class TrendingCandidateSource:
     name = "popular/trending"
 
-    def __init__(self, store: TrendingStore, config: TrendingSourceConfig | None = None) -> None:
+    def __init__(self, store: TrendingStore, config: TrendingSourceConfig | None = None,
+                 cache_s: float = 1.0) -> None:
         self.store = store
         self.config = config or TrendingSourceConfig()
+        self.cache_s = cache_s
+        self._cache: dict[tuple[str | None, int], tuple[float, Any]] = {}
+
+    async def _top_many(self, scopes: list[str | None], k: int) -> list[Any]:
+        """Trending lists are the same for every user: keep each for ``cache_s`` seconds,
+        so a burst of refreshes costs one Redis read per scope, not one per user."""
+        now = time.monotonic()
+        missing = [s for s in dict.fromkeys(scopes)
+                   if (hit := self._cache.get((s, k))) is None or hit[0] < now]
+        if missing:
+            for scope, found in zip(missing, await self.store.top_many(missing, k),
+                                    strict=True):
+                self._cache[(scope, k)] = (now + self.cache_s, found)
+            if len(self._cache) > 10_000:
+                self._cache = {key: v for key, v in self._cache.items() if v[0] >= now}
+        return [self._cache[(s, k)][1] for s in scopes]
 
     async def fetch(self, profile: UserProfile, k: int) -> list[Candidate]:
         if k <= 0:
@@ -53,5 +72,5 @@ class TrendingCandidateSource:
             weights.append(self.config.overall_weight)
         if not scopes:
             return []
-        lists = await self.store.top_many(scopes, k)
+        lists = await self._top_many(scopes, k)
         return blend_trending(list(zip(scopes, weights, lists, strict=True)), k, self.name)
