@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import threading
@@ -48,6 +49,7 @@ from streamrec.streams.record_producer import RecordProducer
 from streamrec.streams.topics import Topics
 
 REPO = Path(__file__).resolve().parents[1]
+KEPT_LOGS = Path("/tmp/streamrec-bench-logs/user-freshness")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -85,6 +87,8 @@ class Processes:
     def stop(self) -> None:
         for proc in self.procs.values():
             stop_process_group(proc.pid)
+        # the state folder is temporary: keep the logs for a look afterwards
+        shutil.copytree(self.logs, KEPT_LOGS, dirs_exist_ok=True)
 
 
 def load_catalog(settings: Settings, procs: Processes, records: list[dict]) -> None:

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # --- Redis ---------------------------------------------------------------------------
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = "sr:"
+    redis_max_connections: int = 64
+    """Per process; a request beyond it waits up to ``redis_pool_timeout_s`` for a free one."""
+    redis_pool_timeout_s: float = 10.0
 
     # --- Faust worker --------------------------------------------------------------------
     app_id: str = "streamrec"
@@ -79,7 +82,7 @@ class Settings(BaseSettings):
     recs_refresh_min_interval_s: float = 0.25
     recs_refresh_max_delay_s: float = 0.5
     """No event waits longer than this for its user's refresh (freshness bound)."""
-    recs_refresh_concurrency: int = 64
+    recs_refresh_concurrency: int = 32
     recs_variant: str = "default"
     """Experiment variant recorded on every impression."""
     recs_warm_interval_s: float = 30.0

@@ -12,9 +12,11 @@ worker that owns the user's profile serves them).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from streamrec.agents.record_validator import RecordValidator
@@ -28,6 +30,16 @@ from streamrec.recs.user_profile_store import UserProfileStore
 
 AGENT = "user-events"
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _survive(what: str) -> Iterator[None]:
+    """A timer that raises crashes the whole Faust app: log, count, and try next tick."""
+    try:
+        yield
+    except Exception:
+        log.exception("%s failed; trying again on the next tick", what)
+        REFRESHES.labels("failed").inc()
 
 
 def register_user_events_agent(ctx: WorkerContext) -> None:
@@ -107,7 +119,8 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
             return
         due = debouncer.due(time.monotonic())
         if due:
-            await refresh(due, "event")
+            with _survive("candidate refresh"):
+                await refresh(due, "event")
 
     @ctx.app.timer(interval=0.5, name="refresh-requests")
     async def serve_refresh_requests() -> None:
@@ -120,15 +133,16 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
             OWNED_PARTITIONS.labels(str(partition)).set(1 if partition in owned else 0)
         if not owned:
             return
-        pipe = ctx.redis.pipeline(transaction=True)
-        for partition in owned:
-            key = ctx.keys.refresh_requests(partition)
-            pipe.lrange(key, 0, 999)
-            pipe.ltrim(key, 1000, -1)
-        results = await pipe.execute()
-        users = sorted({raw.decode() for batch in results[::2] for raw in batch})
-        if users:
-            await refresh(users, "requested")
+        with _survive("refresh requests"):
+            pipe = ctx.redis.pipeline(transaction=True)
+            for partition in owned:
+                key = ctx.keys.refresh_requests(partition)
+                pipe.lrange(key, 0, 999)
+                pipe.ltrim(key, 1000, -1)
+            results = await pipe.execute()
+            users = sorted({raw.decode() for batch in results[::2] for raw in batch})
+            if users:
+                await refresh(users, "requested")
 
     @ctx.app.timer(interval=settings.recs_warm_interval_s, name="cache-warmer")
     async def warm_stale_caches() -> None:
@@ -142,10 +156,11 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
         if not users:
             return
         cache = state["recs"].cache
-        pipe = ctx.redis.pipeline(transaction=False)
-        for user in users:
-            pipe.exists(cache.keys.user_candidates(user))
-        exists = await pipe.execute()
-        stale = [u for u, present in zip(users, exists, strict=True) if not present]
-        if stale:
-            await refresh(stale, "warmed")
+        with _survive("cache warmer"):
+            pipe = ctx.redis.pipeline(transaction=False)
+            for user in users:
+                pipe.exists(cache.keys.user_candidates(user))
+            exists = await pipe.execute()
+            stale = [u for u, present in zip(users, exists, strict=True) if not present]
+            if stale:
+                await refresh(stale, "warmed")

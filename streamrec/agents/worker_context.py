@@ -17,6 +17,7 @@ from streamrec.indexer.index_settings import (
 )
 from streamrec.indexer.shard_router import ShardRouter
 from streamrec.indexer.text_encoder import TextEncoder, create_text_encoder
+from streamrec.redis_client import open_async_redis
 from streamrec.redis_keys import RedisKeys
 from streamrec.settings import Settings
 from streamrec.streams.topics import Topics
@@ -68,8 +69,7 @@ class WorkerContext:
     def redis(self) -> aioredis.Redis:
         # created lazily, inside the worker's event loop
         if self._redis is None:
-            self._redis = aioredis.from_url(self.settings.redis_url, socket_timeout=5,
-                                            socket_connect_timeout=5, health_check_interval=30)
+            self._redis = open_async_redis(self.settings)
         return self._redis
 
     async def _send_raw(self, topic: str, key: bytes | None, value: bytes | None,

@@ -38,8 +38,10 @@ def vectors_of(index: ItemVectorIndex, skus: Iterable[str]) -> dict[str, np.ndar
             continue
         vector = index.vector(sku)
         if vector is not None:
+            # the index stores unit vectors (ShardedIndex normalises on upsert); checking the
+            # norm here was a seventh of a candidate refresh's CPU
             vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-            norm = float(np.linalg.norm(vector))
-            vector = vector / norm if norm > 0 else None
+            if not vector.any():
+                vector = None
         out[sku] = vector
     return out

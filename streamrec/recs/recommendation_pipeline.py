@@ -43,7 +43,7 @@ from streamrec.redis_keys import RedisKeys
 
 @dataclass(frozen=True)
 class RecommendationPipelineConfig:
-    candidate_pool: int = 200
+    candidate_pool: int = 100
     """How many cached candidates a request reads."""
     max_k: int = 100
     fallback: TrendingFallbackConfig = field(default_factory=TrendingFallbackConfig)

@@ -6,10 +6,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 
 from streamrec.recs.recs_components import build_recs
+from streamrec.redis_client import open_async_redis
 from streamrec.redis_keys import RedisKeys
 from streamrec.serving.api_state import ApiState
 from streamrec.serving.body_size_limit import BodySizeLimitMiddleware
@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = aioredis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        redis = open_async_redis(settings)
         publisher = EventPublisher(settings)
         replica, search = await open_search(settings, redis)
         recs = build_recs(settings, redis, replica)
