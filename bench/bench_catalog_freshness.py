@@ -5,11 +5,12 @@
 1. Ingest: publish the fashion catalog (12,514 products) and time it until the API's
    index replica holds every product: products/s from publish to searchable (the
    worker embeds each product and publishes its ItemVector; the API replica applies it).
-2. Freshness: then, for ``--seconds``, change ``--rate`` products a second (new titles,
-   so each change is re-embedded: the expensive case). Every ``--probe-every``-th change
-   carries a unique marker word; a poller searches for the outstanding markers and
-   records when each first appears in ``/v1/search``. Reports p50/p90/p99/max of
-   change-to-visible latency.
+2. Freshness: then, for ``--seconds``, change ``--rate`` products a second; a share
+   ``--text-change-share`` of them get a new title (re-embedded: the expensive case; 1.0
+   by default), the rest a new price (the stored vector is reused). Every
+   ``--probe-every``-th change carries a unique marker word; a poller searches for the
+   outstanding markers and records when each first appears in ``/v1/search``. Reports
+   p50/p90/p99/max of change-to-visible latency.
 
 Starts its own Kafka and Redis (free ports), one worker and one API process. Prints a
 table and one JSON line.
@@ -75,13 +76,16 @@ class FreshnessProbe:
     """Changes products at a fixed rate; measures when marked changes become searchable."""
 
     def __init__(self, live: LivePlatform, producer: RecordProducer, topic: str,
-                 records: list[dict], rate: float, probe_every: int) -> None:
+                 records: list[dict], rate: float, probe_every: int,
+                 text_share: float = 1.0) -> None:
         self.live = live
         self.producer = producer
         self.topic = topic
         self.records = records
         self.rate = rate
         self.probe_every = probe_every
+        self.text_share = text_share
+        self.titles = {r["sku"]: r["title"] for r in records}
         self.pending: dict[str, tuple[str, float]] = {}  # marker -> (sku, published at)
         self.latencies: list[float] = []
         self.lost: list[str] = []
@@ -99,12 +103,17 @@ class FreshnessProbe:
                 time.sleep(due - time.monotonic())
             base = rng.choice(self.records)
             clock += 1
-            title = f"{base['title']} edition {self.sent}"
             marker = None
             if self.sent % self.probe_every == 0:
                 marker = marker_word(self.sent)
-                title = f"{title} {marker}"
-            change = {**base, "title": title, "updated_at": clock}
+                title = f"{base['title']} edition {self.sent} {marker}"
+            elif rng.random() < self.text_share:
+                title = f"{base['title']} edition {self.sent}"  # new text: re-embedded
+            else:
+                title = self.titles[base["sku"]]  # a price change: the vector is reused
+            self.titles[base["sku"]] = title
+            change = {**base, "title": title, "price": round(rng.uniform(5, 500), 2),
+                      "updated_at": clock}
             if marker:
                 with self._lock:
                     self.pending[marker] = (base["sku"], time.monotonic())
@@ -147,11 +156,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="catalog changes per second")
     parser.add_argument("--probe-every", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("--encoder-threads", type=int, default=2)
+    parser.add_argument("--text-change-share", type=float, default=1.0,
+                        help="share of changes that change the text (the rest: price)")
     args = parser.parse_args()
 
     records = [CatalogChangeIn(**r).to_record()
                for r in fashion_catalog_changes(args.data_dir, limit=args.limit)]
-    env = {"STREAMREC_INDEX_SNAPSHOT_INTERVAL_S": "0"}
+    env = {"STREAMREC_INDEX_SNAPSHOT_INTERVAL_S": "0",
+           "STREAMREC_ENCODER_THREADS": str(args.encoder_threads)}
     with bench_settings(None, None) as settings:
         ensure_topics(settings)
         topic = Topics(settings).catalog_changes
@@ -160,7 +173,8 @@ def main() -> None:
             live.start()
             ingested = ingest(live, producer, topic, records, args.timeout)
             load_ingest = os.getloadavg()[0]
-            probe = FreshnessProbe(live, producer, topic, records, args.rate, args.probe_every)
+            probe = FreshnessProbe(live, producer, topic, records, args.rate, args.probe_every,
+                                   args.text_change_share)
             probe.run(args.seconds)
             load_fresh = os.getloadavg()[0]
 
@@ -173,6 +187,7 @@ def main() -> None:
         "load_during_ingest": round(load_ingest, 2),
         "changes_sent": probe.sent,
         "changes_per_s": args.rate,
+        "text_change_share": args.text_change_share,
         "probes": len(lat),
         "probes_lost": len(probe.lost),
         "freshness_ms": {"p50": round(percentile(lat, 50)), "p90": round(percentile(lat, 90)),
