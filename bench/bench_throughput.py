@@ -77,11 +77,7 @@ def applied_count(metrics_url: str) -> float:
 def worker_rate(settings: Settings, expected: int, timeout_s: float) -> dict[str, float]:
     port = free_port()
     env = {
-        "STREAMREC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "STREAMREC_REDIS_URL": settings.redis_url,
-        "STREAMREC_TOPIC_PREFIX": settings.topic_prefix,
-        "STREAMREC_REDIS_KEY_PREFIX": settings.redis_key_prefix,
-        "STREAMREC_TOPIC_PARTITIONS": str(settings.topic_partitions),
+        **settings.as_env(),
         # the validation path alone: profiles and candidate refreshes are measured by
         # bench_user_freshness
         "STREAMREC_RECS_ENABLED": "false",

@@ -30,15 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that points a streamrec process at ``settings``' deployment."""
-    return {
-        "STREAMREC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "STREAMREC_REDIS_URL": settings.redis_url,
-        "STREAMREC_TOPIC_PREFIX": settings.topic_prefix,
-        "STREAMREC_REDIS_KEY_PREFIX": settings.redis_key_prefix,
-        "STREAMREC_TOPIC_PARTITIONS": str(settings.topic_partitions),
-        "STREAMREC_STATE_DIR": str(settings.state_dir),
-        "STREAMREC_WORKER_BATCH_WAIT_S": str(settings.worker_batch_wait_s),
-    }
+    return settings.as_env()
 
 
 def prometheus_value(text: str, name: str) -> float:

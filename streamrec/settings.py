@@ -113,6 +113,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("../shared/data")
 
 
+    def as_env(self) -> dict[str, str]:
+        """The ``STREAMREC_*`` variables that point a child process (worker, API) at this
+        deployment: its Kafka, Redis, names and state folder."""
+        fields = ("kafka_bootstrap", "redis_url", "topic_prefix", "redis_key_prefix",
+                  "topic_partitions", "state_dir", "worker_batch_wait_s")
+        return {f"STREAMREC_{name.upper()}": str(getattr(self, name)) for name in fields}
+
     @property
     def index_snapshot_dir(self) -> Path:
         return self.index_dir or self.state_dir / "index"

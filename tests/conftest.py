@@ -64,16 +64,7 @@ def topics(settings: Settings) -> dict[str, str]:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    return {
-        "STREAMREC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "STREAMREC_REDIS_URL": settings.redis_url,
-        "STREAMREC_TOPIC_PREFIX": settings.topic_prefix,
-        "STREAMREC_REDIS_KEY_PREFIX": settings.redis_key_prefix,
-        "STREAMREC_TOPIC_PARTITIONS": str(settings.topic_partitions),
-        "STREAMREC_STATE_DIR": str(settings.state_dir),
-        "STREAMREC_WORKER_BATCH_WAIT_S": str(settings.worker_batch_wait_s),
-        "STREAMREC_API_PORT": str(settings.api_port),
-    }
+    return {**settings.as_env(), "STREAMREC_API_PORT": str(settings.api_port)}
 
 
 @pytest.fixture

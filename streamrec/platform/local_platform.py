@@ -52,14 +52,11 @@ class LocalPlatform:
 
     def child_env(self) -> dict[str, str]:
         """What the worker and API processes need to find Kafka and Redis."""
-        return {
-            "STREAMREC_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
-            "STREAMREC_REDIS_URL": self.redis_url,
-            "STREAMREC_TOPIC_PREFIX": self.settings.topic_prefix,
-            "STREAMREC_STATE_DIR": str(self.state_dir),
-            "STREAMREC_API_HOST": self.settings.api_host,
-            "STREAMREC_API_PORT": str(self.settings.api_port),
-        }
+        local = self.settings.model_copy(update={
+            "kafka_bootstrap": self.kafka_bootstrap, "redis_url": self.redis_url,
+            "state_dir": self.state_dir})
+        return {**local.as_env(), "STREAMREC_API_HOST": self.settings.api_host,
+                "STREAMREC_API_PORT": str(self.settings.api_port)}
 
     def _claim_port(self, name: str, port: int) -> bool:
         """True when our own ``name`` already serves ``port``; error if a stranger does."""
