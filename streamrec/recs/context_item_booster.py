@@ -23,9 +23,9 @@ CONTEXT_SIMILAR = "context/similar"
 
 @dataclass(frozen=True)
 class ContextBoostConfig:
-    boost: float = 0.7
+    boost: float = 1.0
     neighbours: int = 20
-    neighbour_weight: float = 0.5
+    neighbour_weight: float = 0.8
     """Base score of an added neighbour: ``neighbour_weight * cosine`` (then boosted)."""
 
 

@@ -94,7 +94,9 @@ def test_nothing_valid_is_400_and_limits_are_413(api_url: str) -> None:
 def test_health_readiness_and_metrics(api_url: str) -> None:
     assert httpx.get(f"{api_url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{api_url}/readyz", timeout=10)
-    assert ready.status_code == 200 and ready.json()["checks"] == {"kafka": "ok", "redis": "ok"}
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"kafka": "ok", "redis": "ok", "index": "ok"}
+    assert ready.json()["index"]["caught_up"] is True
     httpx.post(f"{api_url}/v1/events", json=[{"user_id": "x"}])
     metrics = httpx.get(f"{api_url}/metrics").text
     assert 'streamrec_api_events_total{outcome="rejected"}' in metrics

@@ -195,6 +195,16 @@ def test_two_workers_share_users_and_a_rebalance_loses_no_profile(
         settings: Settings, topics: dict, start_process) -> None:
     p = RecsPlatform(start_process, settings, users_workers=2)
     p.load_catalog()
+
+    def split() -> bool:  # the group has settled with both members
+        try:
+            owned = [p.owned_partitions(0), p.owned_partitions(1)]
+        except httpx.HTTPError:
+            return False
+        return bool(owned[0] and owned[1]) and \
+            owned[0] | owned[1] == set(range(settings.topic_partitions))
+
+    wait_for(split, 90, what="both users workers own partitions")
     users = [f"user-{n}" for n in range(12)]
     kinds = ["tent", "drill", "kettle", "watch"]
     for n, user in enumerate(users):
