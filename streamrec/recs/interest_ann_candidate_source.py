@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,8 @@ class InterestAnnConfig:
     """Extra neighbours asked for, since the user's own items come back first."""
     anchor_items: int = 10
     """Recent items considered when explaining a hit."""
+    batch_wait_s: float = 0.002
+    """How long a query waits for others to share its FAISS call."""
     explain_top: int = 20
     """Hits explained by an anchor ("because you viewed X"); the rest keep no anchor."""
 
@@ -32,16 +35,61 @@ class InterestAnnCandidateSource:
     def __init__(self, index: ItemVectorIndex, config: InterestAnnConfig | None = None) -> None:
         self.index = index
         self.config = config or InterestAnnConfig()
+        self._pending: list[tuple[np.ndarray, int, list[str], Any]] = []
+        self._flush: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def fetch(self, profile: UserProfile, k: int) -> list[Candidate]:
         query = profile.interest_vector
         if query is None or k <= 0:
             return []
         anchors = profile.recent_skus(self.config.anchor_items)
-        return await asyncio.to_thread(self._search, query, k, anchors)
+        # Concurrent refreshes share one FAISS call and one thread hop: requests that
+        # arrive within ``batch_wait_s`` are searched together (search_many).
+        future: asyncio.Future[list[Candidate]] = asyncio.get_running_loop().create_future()
+        self._pending.append((query, k, anchors, future))
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(
+                self.config.batch_wait_s, self._start_flush)
+        return await future
+
+    def _start_flush(self) -> None:
+        self._flush = None
+        batch, self._pending = self._pending, []
+        if batch:
+            task = asyncio.ensure_future(self._run_batch(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run_batch(self, batch: list[tuple[np.ndarray, int, list[str], Any]]) -> None:
+        try:
+            results = await asyncio.to_thread(self._search_batch, batch)
+        except Exception as exc:  # every waiting refresh sees the failure
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (*_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    def _search_batch(self, batch: list[tuple[np.ndarray, int, list[str], Any]]
+                      ) -> list[list[Candidate]]:
+        depth = max(k for _, k, _, _ in batch) + self.config.overfetch
+        queries = np.stack([np.asarray(q, dtype=np.float32) for q, _, _, _ in batch])
+        search_many = getattr(self.index, "search_many", None)
+        if search_many is not None:
+            found = search_many(queries, depth)
+        else:
+            found = [self.index.search(q, depth) for q in queries]
+        return [self._candidates(hits, k, anchors)
+                for hits, (_, k, anchors, _) in zip(found, batch, strict=True)]
 
     def _search(self, query: np.ndarray, k: int, anchors: list[str]) -> list[Candidate]:
-        hits = usable_hits(self.index.search(query, k + self.config.overfetch))
+        return self._candidates(self.index.search(query, k + self.config.overfetch), k, anchors)
+
+    def _candidates(self, found: list[Any], k: int, anchors: list[str]) -> list[Candidate]:
+        hits = usable_hits(found)
         seen: set[str] = set()
         hits = [h for h in hits if not (h.sku in seen or seen.add(h.sku))][:k]
         if not hits:

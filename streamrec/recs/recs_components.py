@@ -37,6 +37,10 @@ class ReplicaIndexView:
     def search(self, query: np.ndarray, k: int = 10, category: Any = None) -> list[SearchHit]:
         return self.replica.index.search(query, k, category)
 
+    def search_many(self, queries: np.ndarray, k: int = 10, category: Any = None
+                    ) -> list[list[SearchHit]]:
+        return self.replica.index.search_many(queries, k, category)
+
     def vector(self, sku: str) -> np.ndarray | None:
         return self.replica.index.vector(sku)
 
