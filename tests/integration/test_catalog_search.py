@@ -13,6 +13,7 @@ import orjson
 import pytest
 import redis
 
+from streamrec.indexer.index_snapshot import read_manifest
 from streamrec.platform.processes import free_port
 from streamrec.redis_keys import RedisKeys
 from streamrec.settings import Settings
@@ -209,9 +210,15 @@ def test_snapshot_kill_restart_replays_only_what_is_new(platform: Platform, sett
     embedded_before = platform.embedded()
     assert embedded_before == len(PRODUCTS)
     snapshots = settings.state_dir / "index"
-    wait_for(lambda: any(snapshots.glob("snapshot-*")), 30, what="a timed snapshot")
-    wait_for(lambda: platform.index_stats()["offsets"] and
-             sum(platform.index_stats()["offsets"].values()) == len(PRODUCTS), 10)
+
+    def snapshot_has_everything() -> bool:
+        newest = sorted(p for p in snapshots.glob("snapshot-*") if p.is_dir())
+        if not newest:
+            return False
+        offsets = read_manifest(newest[-1]).get("offsets") or {}
+        return sum(int(o) for o in offsets.values()) == len(PRODUCTS)
+
+    wait_for(snapshot_has_everything, 30, what="a timed snapshot of every product")
 
     platform.kill()  # SIGKILL: no clean shutdown, no final snapshot
     publish(settings, [

@@ -244,7 +244,8 @@ def test_warm_refreshes_expired_caches(recs_platform: RecsPlatform, settings: Se
     p.wait_personalised("dave", 2)
     client = redis.Redis.from_url(settings.redis_url)
     keys = RedisKeys(settings.redis_key_prefix)
-    for user in ("carol", "dave"):  # the caches expire
+    time.sleep(1.5)  # let refreshes still in flight (debounced, requested) land first
+    for user in ("carol", "dave"):  # then the caches expire
         client.delete(keys.user_candidates(user), keys.user_candidate_meta(user))
     time.sleep(1.0)
     assert p.cache_events("carol") == 0 and p.cache_events("dave") == 0
