@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     recs_refresh_max_delay_s: float = 0.5
     """No event waits longer than this for its user's refresh (freshness bound)."""
     recs_refresh_concurrency: int = 32
+    recs_blend: str = "max"
+    """How candidate sources' scores are normalised before blending: ``max`` or ``rank``."""
     recs_variant: str = "default"
     """Experiment variant recorded on every impression."""
     recs_warm_interval_s: float = 30.0

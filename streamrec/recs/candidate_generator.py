@@ -65,6 +65,8 @@ class CandidateGeneratorConfig:
     filter_seen: bool = False
     """Also leave out items among the user's ``seen_recent`` most recent ones."""
     seen_recent: int = 20
+    normalisation: str = "max"
+    """How each source's scores are put on one scale before blending: ``max`` or ``rank``."""
     version: int = 1
     """Bump to invalidate every cached list without changing anything else."""
 
@@ -88,13 +90,22 @@ class GeneratedCandidates:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-def normalised(candidates: Sequence[Candidate]) -> list[tuple[Candidate, float]]:
-    """Scores in [0, 1] by the best one (by rank when no score is positive); one per sku."""
+RANK_K = 10.0
+"""Rank normalisation: the item at rank r (from 0) scores (K + 1) / (K + 1 + r)."""
+
+
+def normalised(candidates: Sequence[Candidate], method: str = "max"
+               ) -> list[tuple[Candidate, float]]:
+    """Scores in [0, 1], one per sku. ``max``: divided by the best score (by rank when no
+    score is positive). ``rank``: by position only, so a source with steeply falling
+    scores (co-visitation) interleaves with one whose scores are flat (ANN)."""
     unique: dict[str, Candidate] = {}
     for c in candidates:
         if c.sku and (c.sku not in unique or c.score > unique[c.sku].score):
             unique[c.sku] = c
     ranked = sorted(unique.values(), key=lambda c: -c.score)
+    if method == "rank":
+        return [(c, (RANK_K + 1) / (RANK_K + 1 + rank)) for rank, c in enumerate(ranked)]
     top = ranked[0].score if ranked else 0.0
     if top > 0:
         return [(c, max(c.score, 0.0) / top) for c in ranked]
@@ -102,12 +113,12 @@ def normalised(candidates: Sequence[Candidate]) -> list[tuple[Candidate, float]]
 
 
 def blend(per_source: Mapping[str, Sequence[Candidate]],
-          weights: Mapping[str, float]) -> list[BlendedCandidate]:
+          weights: Mapping[str, float], method: str = "max") -> list[BlendedCandidate]:
     """Weighted sum of normalised scores; ties broken by sku for a stable order."""
     parts: dict[str, list[tuple[float, Candidate]]] = {}
     for name, candidates in per_source.items():
         weight = weights.get(name, 0.0)
-        for candidate, score in normalised(candidates):
+        for candidate, score in normalised(candidates, method):
             parts.setdefault(candidate.sku, []).append((weight * score, candidate))
     out = []
     for sku, contributions in parts.items():
@@ -190,7 +201,8 @@ class CandidateGenerator:
                 errors[spec.name] = repr(answer)
             else:
                 per_source[spec.name] = answer
-        blended = blend(per_source, {spec.name: spec.weight for spec in specs})
+        blended = blend(per_source, {spec.name: spec.weight for spec in specs},
+                        self.config.normalisation)
         context = FilterContext(
             purchased=profile.purchased.keys(),
             seen=frozenset(profile.recent_skus(self.config.seen_recent)),

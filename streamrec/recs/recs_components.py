@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from streamrec.indexer.catalog_index_replica import CatalogIndexReplica
 from streamrec.indexer.hnsw_shard import SearchHit
 from streamrec.recs.candidate_cache import CandidateCache
-from streamrec.recs.candidate_generator import CandidateGenerator
+from streamrec.recs.candidate_generator import CandidateGenerator, CandidateGeneratorConfig
 from streamrec.recs.candidate_refresher import CandidateRefresher
 from streamrec.recs.co_visitation_candidate_source import CoVisitationCandidateSource
 from streamrec.recs.co_visitation_store import CoVisitationStore
@@ -78,6 +78,7 @@ def build_recs(settings: Settings, redis: aioredis.Redis, replica: CatalogIndexR
     generator = CandidateGenerator(
         [CoVisitationCandidateSource(co_visitation), InterestAnnCandidateSource(index),
          TrendingCandidateSource(trending)],
+        config=CandidateGeneratorConfig(normalisation=settings.recs_blend),
         item_lookup=index.metadata)
     cache = CandidateCache(redis, keys, config_hash=generator.config_hash())
     return RecsComponents(keys, index, co_visitation, trending, generator, cache)

@@ -124,3 +124,17 @@ def test_normalisation_by_rank_when_no_score_is_positive():
     ranked = normalised([Candidate("a", -0.1, "x"), Candidate("b", -0.5, "x"),
                          Candidate("a", -0.9, "x")])
     assert [(c.sku, s) for c, s in ranked] == [("a", 1.0), ("b", 0.5)]
+
+
+def test_rank_normalisation_keeps_a_steep_source_s_tail_in_play():
+    from streamrec.recs.candidate import Candidate
+    from streamrec.recs.candidate_generator import blend
+
+    steep = [Candidate("c1", 10.0, "co"), Candidate("c2", 1.0, "co"), Candidate("c3", 0.5, "co")]
+    flat = [Candidate("a1", 0.80, "ann"), Candidate("a2", 0.79, "ann"),
+            Candidate("a3", 0.78, "ann")]
+    by_max = [c.sku for c in blend({"co": steep, "ann": flat}, {"co": 1.0, "ann": 0.8})]
+    by_rank = [c.sku for c in blend({"co": steep, "ann": flat}, {"co": 1.0, "ann": 0.8},
+                                    "rank")]
+    assert by_max[:4] == ["c1", "a1", "a2", "a3"]  # the flat source buries c2 and c3
+    assert by_rank == ["c1", "c2", "c3", "a1", "a2", "a3"]  # positions and weights decide
