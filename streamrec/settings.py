@@ -84,7 +84,11 @@ class Settings(BaseSettings):
     """No event waits longer than this for its user's refresh (freshness bound)."""
     recs_refresh_concurrency: int = 32
     recs_blend: str = "max"
-    """How candidate sources' scores are normalised before blending: ``max`` or ``rank``."""
+    """How candidate sources' scores are normalised before blending: ``max`` (by the
+    source's best score) or ``rank`` (by position). ``rank`` scores better offline
+    (YOOCHOOSE HR@20 0.448 -> 0.575, see docs/benchmarks.md) but weakens how fast a switch
+    of interest shows (tests/integration/test_recommendations.py), so it is not the
+    default yet."""
     recs_variant: str = "default"
     """Experiment variant recorded on every impression."""
     recs_warm_interval_s: float = 30.0
