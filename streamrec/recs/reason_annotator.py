@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from streamrec.recs.context_item_booster import CONTEXT_SIMILAR
 from streamrec.recs.recommendation_state import RecommendationState, ScoredItem
+from streamrec.recs.trending_fallback_source import NEWEST
 
 ITEM_ANCHORED = frozenset({"item-based", "embedding", "context"})
 
@@ -47,6 +48,8 @@ class ReasonAnnotator:
             return f"trending in {item.via_category}"
         if viewed:
             return f"because you viewed {viewed}"
+        if item.source == NEWEST:
+            return "new in the catalog"
         if item.family in ("popular", "fallback"):
             return "trending now"
         return "recommended for you"

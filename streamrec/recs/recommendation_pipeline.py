@@ -79,7 +79,8 @@ class RecommendationPipeline:
         config = config or RecommendationPipelineConfig()
         return cls([
             CachedCandidateSource(cache, config.candidate_pool),
-            TrendingFallbackSource(trending, config.fallback),
+            TrendingFallbackSource(trending, config.fallback,
+                                   newest=getattr(index, "newest", None)),
             ContextItemBooster(index, config.context),
             FilterStage(PurchasedItemsFilter()),
             ItemHydrator(redis, item_keys, index),

@@ -10,6 +10,7 @@ added below the cached candidates (scores scaled by ``category_topup_scale``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from streamrec.recs.candidate import Candidate
@@ -19,6 +20,8 @@ from streamrec.recs.trending_candidate_source import blend_trending
 from streamrec.recs.trending_store import TrendingStore
 
 FALLBACK = "fallback"
+NEWEST = "fallback/newest"
+"""Source of the newest-items last resort (its reason says "new in the catalog")."""
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,12 @@ class TrendingFallbackSource:
     requires = frozenset({"candidates", "summary"})
     provides = frozenset({"candidates"})
 
-    def __init__(self, trending: TrendingStore, config: TrendingFallbackConfig | None = None
-                 ) -> None:
+    def __init__(self, trending: TrendingStore, config: TrendingFallbackConfig | None = None,
+                 newest: Callable[[int, str | None], list[str]] | None = None) -> None:
         self.trending = trending
         self.config = config or TrendingFallbackConfig()
+        self.newest = newest
+        """Last resort before any traffic exists: the newest items (in the scope)."""
 
     async def _candidates(self, scoped: list[tuple[str | None, float]]) -> list[Candidate]:
         lists = await self.trending.top_many([s for s, _ in scoped], self.config.pool)
@@ -57,7 +62,11 @@ class TrendingFallbackSource:
                 scoped = [(s, share) for s, share in affinity if share > 0]
                 scoped.append((None, self.config.overall_weight if scoped else 1.0))
             found = await self._candidates(scoped)
-            state.items = [ScoredItem(c.sku, c.score, (FALLBACK,), via_category=c.via_category)
+            if not found and self.newest is not None:  # nothing trends yet (a new platform)
+                newest = self.newest(self.config.pool, scope or None)
+                found = [Candidate(sku, 1.0 / (rank + 1), NEWEST)
+                         for rank, sku in enumerate(newest)]
+            state.items = [ScoredItem(c.sku, c.score, (c.source,), via_category=c.via_category)
                            for c in found]
             state.counts[self.name] = {"added": len(found)}
         elif scope:
