@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from streamrec.datasets.errors import DatasetFormatError
-from streamrec.datasets.source_files import DATASET_EPOCH_MS, read_table_rows
+from streamrec.datasets.source_files import DATASET_EPOCH_MS, read_table_rows, title_only_change
 from streamrec.datasets.title_text import clean_title
 
 DATASET = "amazon_games"
@@ -59,21 +59,7 @@ def amazon_games_catalog_changes(
     """Stream the items as ``CatalogChangeIn``-shaped dicts, in file order."""
     rows = read_table_rows(DATASET, amazon_games_dir(data_dir) / ITEMS_FILE, ("item_id", "title"))
     changes = (
-        {
-            "op": "UPSERT",
-            "sku": amazon_games_sku(row["item_id"]),
-            "title": clean_title(row["title"]),
-            "description": None,
-            "category_path": [],
-            "brand": None,
-            "price": None,
-            "currency": None,
-            "available": True,
-            "image": None,
-            "attributes": {},
-            "updated_at": DATASET_EPOCH_MS + index,
-            "version": None,
-        }
+        title_only_change(amazon_games_sku(row["item_id"]), clean_title(row["title"]), index)
         for index, row in enumerate(rows)
         if clean_title(row["title"])
     )

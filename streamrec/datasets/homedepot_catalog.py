@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from streamrec.datasets.errors import DatasetFormatError
-from streamrec.datasets.source_files import DATASET_EPOCH_MS, read_table_rows
+from streamrec.datasets.source_files import read_table_rows, title_only_change
 from streamrec.datasets.title_text import clean_title
 
 DATASET = "homedepot"
@@ -52,21 +52,7 @@ def homedepot_catalog_changes(
 
 
 def homedepot_row_to_change(row: dict[str, str], index: int) -> dict[str, Any]:
-    return {
-        "op": "UPSERT",
-        "sku": homedepot_sku(row["product_uid"]),
-        "title": clean_title(row["title"]),
-        "description": None,
-        "category_path": [],
-        "brand": None,
-        "price": None,
-        "currency": None,
-        "available": True,
-        "image": None,
-        "attributes": {},
-        "updated_at": DATASET_EPOCH_MS + index,
-        "version": None,
-    }
+    return title_only_change(homedepot_sku(row["product_uid"]), clean_title(row["title"]), index)
 
 
 def homedepot_judgments(data_dir: Path, *, limit: int | None = None) -> Iterator[SearchJudgment]:

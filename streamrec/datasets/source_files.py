@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from streamrec.datasets.errors import DatasetFormatError, DatasetMissingError
 
@@ -60,3 +61,14 @@ def _rows(path: Path, delimiter: str) -> Iterator[dict[str, str]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         for row in csv.DictReader(handle, delimiter=delimiter):
             yield {key: (value or "") for key, value in row.items() if key is not None}
+
+
+def title_only_change(sku: str, title: str, index: int) -> dict[str, Any]:
+    """A ``CatalogChangeIn``-shaped upsert for data sets that only know a title; the
+    ``index``-th product gets ``DATASET_EPOCH_MS + index`` (deterministic output)."""
+    return {
+        "op": "UPSERT", "sku": sku, "title": title, "description": None,
+        "category_path": [], "brand": None, "price": None, "currency": None,
+        "available": True, "image": None, "attributes": {},
+        "updated_at": DATASET_EPOCH_MS + index, "version": None,
+    }

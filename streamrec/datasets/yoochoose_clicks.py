@@ -19,9 +19,9 @@ from typing import Any, Literal, NamedTuple
 
 from streamrec.datasets.errors import DatasetFormatError
 from streamrec.datasets.source_files import (
-    DATASET_EPOCH_MS,
     check_table_header,
     read_table_rows,
+    title_only_change,
 )
 
 DATASET = "yoochoose_100k"
@@ -167,21 +167,7 @@ def _catalog(paths: list[Path]) -> Iterator[dict[str, Any]]:
             if not item or item in seen:
                 continue
             seen.add(item)
-            yield {
-                "op": "UPSERT",
-                "sku": yoochoose_sku(item),
-                "title": f"Item {item}",
-                "description": None,
-                "category_path": [],
-                "brand": None,
-                "price": None,
-                "currency": None,
-                "available": True,
-                "image": None,
-                "attributes": {},
-                "updated_at": DATASET_EPOCH_MS + len(seen) - 1,
-                "version": None,
-            }
+            yield title_only_change(yoochoose_sku(item), f"Item {item}", len(seen) - 1)
 
 
 def _clicks(path: Path, limit_sessions: int | None) -> Iterator[Click]:
