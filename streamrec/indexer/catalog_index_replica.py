@@ -27,7 +27,7 @@ from streamrec.indexer.index_config import IndexConfig
 from streamrec.indexer.index_snapshot import load_latest_snapshot, write_snapshot
 from streamrec.indexer.lexical_index import LexicalIndex, LexicalIndexConfig
 from streamrec.indexer.shard_router import ShardRouter
-from streamrec.indexer.sharded_index import ShardedIndex
+from streamrec.indexer.sharded_index import ShardedIndex, parse_category
 from streamrec.indexer.spelling_corrector import SpellingCorrector
 from streamrec.schemas.codec import InvalidRecordError, codec_for
 
@@ -272,6 +272,18 @@ class CatalogIndexReplica:
             return
         self.lexical.upsert(sku, fields.get("title"), path, fields.get("brand"))
         self.speller.upsert(sku, fields.get("title"), path, fields.get("brand"))
+
+    def newest(self, k: int, category: str | None = None,
+               exclude: frozenset[str] | set[str] = frozenset()) -> list[str]:
+        """The most recently updated available products, in a category path prefix or all:
+        what a page shows when nothing is popular yet."""
+        prefix = parse_category(category) if category else ()
+        ranked = sorted(
+            ((meta.get("updated_at") or 0, sku) for sku, meta in self.index.all_metadata().items()
+             if sku not in exclude and meta.get("available") is not False
+             and tuple(meta.get("category_path") or ())[: len(prefix)] == prefix),
+            reverse=True)
+        return [sku for _, sku in ranked[:k]]
 
     # --- snapshots -----------------------------------------------------------------------
     def snapshot(self) -> Path:

@@ -14,7 +14,6 @@ import redis.asyncio as aioredis
 
 from streamrec.indexer.catalog_index_replica import CatalogIndexReplica
 from streamrec.indexer.hnsw_shard import SearchHit
-from streamrec.indexer.sharded_index import parse_category
 from streamrec.recs.candidate_cache import CandidateCache
 from streamrec.recs.candidate_generator import CandidateGenerator, CandidateGeneratorConfig
 from streamrec.recs.candidate_refresher import CandidateRefresher
@@ -43,15 +42,7 @@ class ReplicaIndexView:
         return self.replica.index.search_many(queries, k, category)
 
     def newest(self, k: int, scope: str | None = None) -> list[str]:
-        """The most recently updated available items, in a category path prefix or all."""
-        prefix = parse_category(scope) if scope else ()
-        metadata = self.replica.index.all_metadata()
-        ranked = sorted(
-            ((meta.get("updated_at") or 0, sku) for sku, meta in metadata.items()
-             if meta.get("available") is not False
-             and tuple(meta.get("category_path") or ())[: len(prefix)] == prefix),
-            reverse=True)
-        return [sku for _, sku in ranked[:k]]
+        return self.replica.newest(k, scope)
 
     def vector(self, sku: str) -> np.ndarray | None:
         return self.replica.index.vector(sku)

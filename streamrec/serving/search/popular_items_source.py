@@ -24,10 +24,10 @@ class PopularItemsSource:
 
     def top(self, k: int, category: str | None = None) -> list[tuple[str, float]]:
         prefix = parse_category(category) if category else ()
-        metadata = self.replica.index.all_metadata()
+        metadata = self.replica.index.metadata  # per sku: no copy of the whole catalog
 
         def eligible(sku: str) -> bool:
-            meta = metadata.get(sku)
+            meta = metadata(sku)
             if meta is None or meta.get("available") is False:
                 return False
             return tuple(meta.get("category_path") or ())[: len(prefix)] == prefix
@@ -36,8 +36,5 @@ class PopularItemsSource:
         out = [(sku.decode(), float(score)) for sku, score in ranked if eligible(sku.decode())]
         if len(out) < k:
             have = {sku for sku, _ in out}
-            fresh = sorted(
-                (meta.get("updated_at") or 0, sku) for sku, meta in metadata.items()
-                if sku not in have and eligible(sku))
-            out.extend((sku, 0.0) for _, sku in reversed(fresh[-(k - len(out)):]))
+            out.extend((sku, 0.0) for sku in self.replica.newest(k - len(out), category, have))
         return out[:k]
