@@ -85,9 +85,6 @@ class InterestAnnCandidateSource:
         return [self._candidates(hits, k, anchors)
                 for hits, (_, k, anchors, _) in zip(found, batch, strict=True)]
 
-    def _search(self, query: np.ndarray, k: int, anchors: list[str]) -> list[Candidate]:
-        return self._candidates(self.index.search(query, k + self.config.overfetch), k, anchors)
-
     def _candidates(self, found: list[Any], k: int, anchors: list[str]) -> list[Candidate]:
         hits = usable_hits(found)
         seen: set[str] = set()
