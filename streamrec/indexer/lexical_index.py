@@ -196,7 +196,8 @@ def category_filter_keys(category_path: Sequence[str] | str | None) -> list[str]
     return keys
 
 
-def _category_filter_key(category: Sequence[str] | str) -> str:
+def category_filter_key(category: Sequence[str] | str) -> str:
+    """The one key a category filter looks up among :func:`category_filter_keys`."""
     levels = category_levels(category)
     return ">".join(" ".join(level.lower().split()) for level in levels)
 
@@ -595,7 +596,7 @@ class LexicalIndex:
         clauses = [(tantivy.Occur.Must, required)]
         clauses.extend((tantivy.Occur.Should, self._term_clause(t)) for t in optional)
         if category:
-            key = _category_filter_key(category)
+            key = category_filter_key(category)
             if key:
                 term = tantivy.Query.term_query(self._schema, "category_key", key)
                 clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(term, 0.0)))

@@ -20,7 +20,11 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from streamrec.indexer.catalog_index_replica import CatalogIndexReplica
-from streamrec.indexer.lexical_index import LexicalHit
+from streamrec.indexer.lexical_index import (
+    LexicalHit,
+    category_filter_key,
+    category_filter_keys,
+)
 from streamrec.redis_keys import RedisKeys
 from streamrec.serving.fallback_ladder import FallbackLadder, LadderResult
 from streamrec.serving.rank_fusion import RankFusion
@@ -73,10 +77,21 @@ class CatalogSearch:
         with timed("lexical_candidates", timings):
             return self.replica.lexical.search(query, k, category, "tiered")
 
-    def _available(self, scored: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    def _eligible(self, scored: list[tuple[str, float]], category: str | None = None
+                  ) -> list[tuple[str, float]]:
+        """Drop unavailable products and, under a category filter, products whose current
+        category (the vector index's metadata, applied synchronously) no longer matches:
+        the lexical side lags by up to ``lexical_refresh_s`` after a category move."""
         metadata = self.replica.index.metadata
-        return [(sku, s) for sku, s in scored
-                if (meta := metadata(sku)) is None or meta.get("available") is not False]
+        wanted = category_filter_key(category) if category else None
+        kept = []
+        for sku, score in scored:
+            meta = metadata(sku)
+            if meta is not None and (meta.get("available") is False or (
+                    wanted and wanted not in category_filter_keys(meta.get("category_path")))):
+                continue
+            kept.append((sku, score))
+        return kept
 
     def hybrid(self, query: str, k: int, category: str | None, timings: dict[str, float]
                ) -> list[tuple[str, float]]:
@@ -93,10 +108,10 @@ class CatalogSearch:
         if not lexical:
             # No word in common with the catalog: trust the vectors only when close.
             ann = [(sku, score) for sku, score in ann if score >= self.min_vector_only_score]
-            return self._available(ann)[:k]
+            return self._eligible(ann, category)[:k]
         with timed("fuse", timings):
             fused = self.fusion.fuse([lexical, ann])
-        return self._available(fused)[:k]
+        return self._eligible(fused, category)[:k]
 
     def _ladder(self, timings: dict[str, float]) -> FallbackLadder:
         def correct(query: str) -> str | None:
@@ -106,7 +121,10 @@ class CatalogSearch:
 
         def relaxed(query: str, k: int, category: str | None) -> list[LexicalHit]:
             with timed("lexical_relaxed", timings):
-                return self.replica.lexical.search_hits(query, k, category, "any")
+                hits = self.replica.lexical.search_hits(query, k, category, "any")
+            eligible = {sku for sku, _ in self._eligible([(h.sku, h.score) for h in hits],
+                                                         category)}
+            return [hit for hit in hits if hit.sku in eligible]
 
         def popular(k: int, category: str | None) -> list[tuple[str, float]]:
             with timed("popular", timings):
@@ -140,7 +158,7 @@ class CatalogSearch:
         def nearest() -> list[tuple[str, float]]:
             with timed("ann_similar", timings):
                 hits = self.replica.index.similar(sku, k + 20)
-            return self._available([(h.sku, h.score) for h in hits])[:k]
+            return self._eligible([(h.sku, h.score) for h in hits])[:k]
 
         return await self.hydrate(await asyncio.to_thread(nearest), timings)
 
