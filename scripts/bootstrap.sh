@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-EXTRAS=${STREAMREC_EXTRAS:-dev}
+EXTRAS=${STREAMREC_EXTRAS:-dev,llm,rerank}  # llm: the SDKs the rewrite tiers and their tests use; rerank: LightGBM
 
 need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)

@@ -80,3 +80,9 @@ class RedisKeys:
         """List: user ids whose candidates the API asked to refresh, per ``user.events``
         partition, so the worker that owns the partition (and the profile) serves them."""
         return f"{self.prefix}refresh-requests:{partition}"
+
+    # --- search ---------------------------------------------------------------------------
+    def query_rewrite(self, digest: str) -> str:
+        """String with a TTL: a validated rewrite (JSON) of one query, keyed by the hash of
+        the normalised query, the category and the cascade's configuration."""
+        return f"{self.prefix}rewrite:{{{digest}}}"

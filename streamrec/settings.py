@@ -8,9 +8,17 @@ environment itself.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RewriteModelPrice(BaseModel):
+    """List price of one model, USD per million tokens (query-rewrite cost budget)."""
+
+    input_usd_per_mtok: float = 0.0
+    output_usd_per_mtok: float = 0.0
 
 
 class Settings(BaseSettings):
@@ -54,6 +62,9 @@ class Settings(BaseSettings):
     """``onnx-minilm`` (ONNX Runtime, default) or ``sentence-transformers`` (optional extra)."""
     encoder_threads: int = 1
     encoder_batch_size: int = 32
+    encoder_quantization: Literal["dynamic", "packaged"] = "dynamic"
+    """``dynamic``: MiniLM re-quantized to per-channel dynamic int8 (2.3-2.5x less CPU,
+    same retrieval quality; built once into ``cache_dir``); ``packaged``: as shipped."""
 
     # --- Vector and lexical index -----------------------------------------------------------
     index_router: str = "category"
@@ -83,6 +94,9 @@ class Settings(BaseSettings):
     recs_refresh_max_delay_s: float = 0.5
     """No event waits longer than this for its user's refresh (freshness bound)."""
     recs_refresh_concurrency: int = 32
+    """Users refreshed at once on the per-user path (the fallback for a failed batch)."""
+    recs_refresh_batch_size: int = 256
+    """Users refreshed per batch (one call per candidate source, one cache round trip)."""
     recs_blend: str = "max"
     """How candidate sources' scores are normalised before blending: ``max`` (by the
     source's best score) or ``rank`` (by position). ``rank`` scores better offline
@@ -114,6 +128,57 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 9093
     kafka_heap: str = "512m"
     redis_port: int = 6379
+
+    # --- Query-rewrite cascade (streamrec/rewrite, docs/operations.md) ---------------------
+    rewrite_enabled: bool = False
+    """Run the cascade on ``/v1/search`` for the queries its router selects. Off by default:
+    it changes the answers to weak queries; docs/benchmarks.md has what it gains."""
+    rewrite_stage_timeout_s: float = 1.5
+    """Hard bound on the whole stage: past it the query runs as typed (or best so far)."""
+    rewrite_cache_enabled: bool = True
+    rewrite_cache_ttl_s: int = 7 * 24 * 3600
+    rewrite_deterministic_enabled: bool = True
+    rewrite_small_base_url: str | None = None
+    """OpenAI-compatible endpoint of the small LLM (vLLM, llama.cpp ``llama-server``), e.g.
+    ``http://127.0.0.1:8080/v1``; the tier is off until this and the model are set."""
+    rewrite_small_model: str = ""
+    rewrite_small_api_key: SecretStr | None = None
+    rewrite_small_timeout_s: float = 0.4
+    rewrite_large_api_key: SecretStr | None = None
+    """Anthropic API key: the Claude tier is off without it."""
+    rewrite_large_base_url: str | None = None
+    """None: Anthropic's own endpoint."""
+    rewrite_large_model: str = "claude-haiku-4-5"
+    rewrite_large_timeout_s: float = 1.2
+    rewrite_max_output_tokens: int = 32
+    rewrite_catalog_description: str = "a home-improvement and general retail catalog"
+    """Named in the LLM prompt."""
+    rewrite_budget_tokens_per_minute: int | None = 20_000
+    """Paid tiers together, per API process (None: unlimited)."""
+    rewrite_budget_usd_per_hour: float | None = 0.5
+    rewrite_model_prices: dict[str, RewriteModelPrice] = Field(default_factory=lambda: {
+        "claude-haiku-4-5": RewriteModelPrice(input_usd_per_mtok=1.0, output_usd_per_mtok=5.0),
+        "claude-sonnet-4-5": RewriteModelPrice(input_usd_per_mtok=3.0,
+                                               output_usd_per_mtok=15.0)})
+    """Model name -> price; a model not listed costs 0 (self-hosted). Keep these current:
+    a JSON object in ``STREAMREC_REWRITE_MODEL_PRICES``."""
+    rewrite_min_strict_hits: int = 1
+    """Fewer products matching most query words than this makes the results weak."""
+    rewrite_natural_language_words: int = 6
+    rewrite_hard_query_words: int = 8
+    """Queries this long (or with no results, or sentences) may go to the large LLM."""
+
+    # --- Search reranking (streamrec/rerank) -----------------------------------------------
+    rerank_model_path: Path | None = None
+    """A model file from ``streamrec train reranker`` (LightGBM or cross-encoder). None, or
+    a file that is not there: search is not reranked and every response says so."""
+    rerank_budget_ms: float = 5.0
+    """Per request: rerank as many candidates as the stage's measured cost fits in this."""
+    rerank_max_depth: int = 100
+    rerank_min_depth: int = 20
+    """The budget never cuts the depth below this (nor above ``rerank_max_depth``)."""
+    rerank_threads: int = 1
+    """ONNX Runtime threads of a cross-encoder reranker (LightGBM always uses one)."""
 
     # --- Data ----------------------------------------------------------------------------
     data_dir: Path = Path("../shared/data")

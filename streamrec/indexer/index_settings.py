@@ -13,6 +13,8 @@ def encoder_config(settings: Settings) -> EncoderConfig:
         backend=settings.encoder_backend,
         intra_op_threads=settings.encoder_threads,
         batch_size=settings.encoder_batch_size,
+        quantization=settings.encoder_quantization,
+        cache_dir=settings.cache_dir,
     )
 
 
@@ -41,6 +43,6 @@ def vector_space(settings: Settings) -> tuple[str, int]:
     if config.backend == "onnx-minilm":
         from streamrec.indexer.onnx_minilm_encoder import OnnxMiniLmEncoder
 
-        return config.model_id, OnnxMiniLmEncoder.dim
+        return config.resolved_model_id, OnnxMiniLmEncoder.dim
     encoder = create_text_encoder(config)  # other backends: ask the model
     return encoder.model_id, encoder.dim

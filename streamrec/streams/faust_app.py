@@ -13,8 +13,11 @@ def create_faust_app(settings: Settings, *, app_id: str | None = None) -> faust.
     The app id carries the topic prefix so that deployments (and tests) sharing a broker
     never share consumer groups or changelog topics.
     """
+    app_id = app_id or f"{settings.topic_prefix}{settings.app_id}"
     return faust.App(
-        app_id or f"{settings.topic_prefix}{settings.app_id}",
+        app_id,
+        # Faust's default is "<id>-data" in the working directory: keep it with our state
+        datadir=str(settings.state_dir / "faust" / app_id),
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.faust_store,
         autodiscover=False,

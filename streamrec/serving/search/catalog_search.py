@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +27,21 @@ from streamrec.indexer.lexical_index import (
     category_filter_keys,
 )
 from streamrec.redis_keys import RedisKeys
+from streamrec.rerank.rerank_candidate import RerankQuery
+from streamrec.rerank.rerank_candidate_builder import build_candidates
+from streamrec.rerank.search_rerank_stage import RerankReport, SearchRerankStage
 from streamrec.serving.fallback_ladder import FallbackLadder, LadderResult
 from streamrec.serving.rank_fusion import RankFusion
 from streamrec.serving.search.popular_items_source import PopularItemsSource
 from streamrec.serving.search.query_embedder import QueryEmbedder
+from streamrec.serving.search.search_rewrite_stage import SearchRewriteStage
 from streamrec.serving.search.search_stage_metrics import RUNGS, timed
+
+# What the rerank stage did in this request's hybrid runs, last one last. A context
+# variable rather than a parameter: the ladder and the rewrite stage re-run hybrid
+# through their own callables, and asyncio.to_thread carries the context (the same list).
+_RERANK_REPORTS: ContextVar[list[RerankReport] | None] = ContextVar("rerank_reports",
+                                                                   default=None)
 
 HYDRATED_FIELDS = ("title", "category_path", "brand", "price", "currency", "available",
                    "image", "attributes")
@@ -45,13 +56,18 @@ class SearchOutcome:
     category: str | None
     category_inferred: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
+    rewrite: dict[str, Any] | None = None
+    """What the query-rewrite stage did (None when it is off or was not asked to run)."""
+    rerank: dict[str, Any] | None = None
+    """What the rerank stage did (``RerankReport.as_dict``)."""
 
 
 class CatalogSearch:
     def __init__(self, replica: CatalogIndexReplica, embedder: QueryEmbedder,
                  popular: PopularItemsSource, redis: aioredis.Redis, keys: RedisKeys,
                  fusion: RankFusion | None = None, candidates: int = 100,
-                 min_vector_only_score: float = 0.45) -> None:
+                 min_vector_only_score: float = 0.45,
+                 rerank: SearchRerankStage | None = None) -> None:
         self.replica = replica
         self.embedder = embedder
         self.popular = popular
@@ -62,6 +78,9 @@ class CatalogSearch:
         # (bench/bench_lexical.py --fusion); see docs/benchmarks.md
         self.fusion = fusion or RankFusion()
         self.min_vector_only_score = min_vector_only_score
+        self.rerank = rerank or SearchRerankStage(None, None)
+        self.rewrite_stage: SearchRewriteStage | None = None
+        """The query-rewrite cascade (``search_setup`` sets it when enabled)."""
 
     # --- stages (run in a worker thread) --------------------------------------------------
     def _ann(self, query: str, k: int, category: str | None, timings: dict[str, float]
@@ -108,10 +127,39 @@ class CatalogSearch:
         if not lexical:
             # No word in common with the catalog: trust the vectors only when close.
             ann = [(sku, score) for sku, score in ann if score >= self.min_vector_only_score]
+            self._report(self.rerank.skipped("vector-only results are not reranked"))
             return self._eligible(ann, category)[:k]
         with timed("fuse", timings):
             fused = self.fusion.fuse([lexical, ann])
-        return self._eligible(fused, category)[:k]
+        eligible = self._eligible(fused, category)
+        report = self.rerank.skipped()
+        if self.rerank.enabled:
+            with timed("rerank", timings):
+                eligible, report = self._rerank(query, category, eligible, lexical, ann)
+        self._report(report)
+        return eligible[:k]
+
+    def _rerank(self, query: str, category: str | None, fused: list[tuple[str, float]],
+                lexical: list[tuple[str, float]], ann: list[tuple[str, float]]
+                ) -> tuple[list[tuple[str, float]], RerankReport]:
+        index = self.replica.index
+
+        def meta(sku: str) -> dict[str, Any]:
+            return index.metadata(sku) or {}
+
+        def build(depth: int) -> list:
+            return build_candidates(  # the query vector is a cache hit: _ann just embedded it
+                fused, lexical, ann, depth, title_of=lambda sku: meta(sku).get("title"),
+                category_of=lambda sku: meta(sku).get("category_path"),
+                query_vector=self.embedder.embed(query), vector_of=index.vector)
+
+        return self.rerank.rerank(RerankQuery(query, category), fused, build)
+
+    @staticmethod
+    def _report(report: RerankReport) -> None:
+        reports = _RERANK_REPORTS.get()
+        if reports is not None:
+            reports.append(report)
 
     def _ladder(self, timings: dict[str, float]) -> FallbackLadder:
         def correct(query: str) -> str | None:
@@ -139,15 +187,27 @@ class CatalogSearch:
         return self._ladder(timings).search(query, k, category)
 
     # --- public --------------------------------------------------------------------------
-    async def search(self, query: str, k: int, category: str | None) -> SearchOutcome:
+    async def search(self, query: str, k: int, category: str | None,
+                     rewrite: bool = True) -> SearchOutcome:
         timings: dict[str, float] = {}
+        reports: list[RerankReport] = []
+        _RERANK_REPORTS.set(reports)  # this request's task only (each task has a context)
         started = time.perf_counter()
         result = await asyncio.to_thread(self._run_ladder, query, k, category, timings)
+        rewrite_info = None
+        if rewrite and self.rewrite_stage is not None:
+            with timed("rewrite", timings):
+                result, rewrite_info = await self.rewrite_stage.run(
+                    query, k, category, result, self._run_ladder)
         RUNGS.labels(result.rung).inc()
         items = await self.hydrate(result.items, timings)
         timings["total"] = round((time.perf_counter() - started) * 1000, 3)
+        # the last hybrid run is the one that served (spelling and rewrites re-run hybrid)
+        rerank = reports[-1] if reports and result.rung in ("hybrid", "spelling") else \
+            self.rerank.skipped(f"the {result.rung} rung is not reranked")
         return SearchOutcome(items, result.rung, result.query, result.corrected_query,
-                             result.category, result.category_inferred, timings)
+                             result.category, result.category_inferred, timings, rewrite_info,
+                             rerank.as_dict())
 
     async def similar(self, sku: str, k: int) -> list[dict[str, Any]] | None:
         """Nearest products to ``sku`` (itself excluded); None when the sku is not indexed."""

@@ -1,0 +1,25 @@
+"""What every reranker offers the serving stage: a name and a score per candidate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from streamrec.rerank.rerank_candidate import RerankCandidate, RerankQuery
+
+
+class SearchReranker(Protocol):
+    name: str
+    """Stable name, used in the response, logs and metrics (``lightgbm``, ``cross-encoder``)."""
+    default_candidate_ms: float
+    """A first guess of the cost per candidate, before the stage has measured any."""
+
+    def score(self, query: RerankQuery, candidates: Sequence[RerankCandidate]) -> np.ndarray:
+        """One score per candidate, higher is better (only the order matters)."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """What the model is (file, trained_at, test metrics), without its payload."""
+        ...
