@@ -1,40 +1,8 @@
-"""Kafka and Redis for a benchmark: the ones given, or fresh ones on free ports."""
+"""Kafka and Redis for a benchmark: the ones given, or fresh ones on free ports
+(``streamrec.evaluation.deployment_services.deployment_settings`` under its bench name)."""
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from streamrec.evaluation.deployment_services import deployment_settings as bench_settings
 
-from streamrec.platform.kafka_server import KafkaJars, KafkaServer
-from streamrec.platform.processes import free_port
-from streamrec.platform.redis_server import RedisServer
-from streamrec.settings import Settings, load_settings
-
-
-@contextlib.contextmanager
-def bench_settings(bootstrap: str | None, redis_url: str | None, **overrides: object
-                   ) -> Iterator[Settings]:
-    """Settings with a unique topic and key prefix; starts Kafka/Redis when none is given."""
-    tag = uuid.uuid4().hex[:8]
-    with contextlib.ExitStack() as stack:
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="streamrec-bench-")))
-        base = load_settings()
-        if bootstrap is None:
-            kafka = KafkaServer(KafkaJars(base.cache_dir, base.kafka_version), work / "kafka",
-                                free_port(), free_port(), heap="512m")
-            kafka.start(timeout_s=120)
-            stack.callback(kafka.stop)
-            bootstrap = kafka.bootstrap
-        if redis_url is None:
-            redis = RedisServer(work / "redis", free_port(), maxmemory="2gb")
-            redis.start()
-            stack.callback(redis.stop)
-            redis_url = redis.url
-        yield base.model_copy(update={
-            "kafka_bootstrap": bootstrap, "redis_url": redis_url,
-            "topic_prefix": f"bench{tag}.", "redis_key_prefix": f"bench{tag}:",
-            "state_dir": work / "state", **overrides,
-        })
+__all__ = ["bench_settings"]

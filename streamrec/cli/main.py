@@ -40,12 +40,14 @@ def _data_app() -> typer.Typer | None:
     return data_app
 
 
+from streamrec.cli.eval_commands import eval_app  # noqa: E402
 from streamrec.cli.index_commands import index_app  # noqa: E402
 from streamrec.cli.rewrite_command import rewrite  # noqa: E402
 from streamrec.cli.train_commands import train_app  # noqa: E402
 from streamrec.cli.warm_command import warm  # noqa: E402
 
 app.add_typer(index_app, name="index")
+app.add_typer(eval_app, name="eval")
 app.add_typer(train_app, name="train")
 app.command()(warm)
 app.command()(rewrite)

@@ -14,10 +14,12 @@ def create_faust_app(settings: Settings, *, app_id: str | None = None) -> faust.
     never share consumer groups or changelog topics.
     """
     app_id = app_id or f"{settings.topic_prefix}{settings.app_id}"
+    datadir = settings.state_dir / "faust" / app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     return faust.App(
         app_id,
         # Faust's default is "<id>-data" in the working directory: keep it with our state
-        datadir=str(settings.state_dir / "faust" / app_id),
+        datadir=str(datadir),
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.faust_store,
         autodiscover=False,
