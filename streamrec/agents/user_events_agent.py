@@ -82,28 +82,54 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
                 debouncer.mark(user, now)
         return dict(Counter("applied" if a else "duplicate" for a in applied))
 
-    async def refresh(users: list[str], reason: str) -> None:
-        refresher = components()["refresher"]
-        profiles = await state["profiles"].load_many(users)
+    def refreshed(user: str, reason: str) -> None:
+        REFRESHES.labels(reason).inc()
+        started = first_event_at.pop(user, None)
+        if started is not None:
+            REFRESH_LAG.observe(time.monotonic() - started)
+
+    async def refresh_one_by_one(profiles: list[Any], reason: str) -> None:
+        """The per-user path: one user's failure never fails another's refresh."""
+        refresher = state["refresher"]
         semaphore = asyncio.Semaphore(settings.recs_refresh_concurrency)
 
-        async def one(user: str) -> None:
-            profile = profiles.get(user)
-            if profile is None:
-                return
+        async def one(profile: Any) -> None:
             async with semaphore:
                 try:
                     await refresher.refresh(profile)
-                except Exception:  # one user's failure must not stop the others
-                    log.exception("candidate refresh of %s failed", user)
+                except Exception:
+                    log.exception("candidate refresh of %s failed", profile.user_id)
                     REFRESHES.labels("failed").inc()
                     return
-            REFRESHES.labels(reason).inc()
-            started = first_event_at.pop(user, None)
-            if started is not None:
-                REFRESH_LAG.observe(time.monotonic() - started)
+            refreshed(profile.user_id, reason)
 
-        await asyncio.gather(*(one(u) for u in users))
+        await asyncio.gather(*(one(p) for p in profiles))
+
+    async def refresh(users: list[str], reason: str) -> None:
+        """Refresh in batches of ``recs_refresh_batch_size`` users (one call per source,
+        one cache round trip each); a batch that fails is retried user by user."""
+        refresher = components()["refresher"]
+        users = list(dict.fromkeys(users))
+        size = max(1, settings.recs_refresh_batch_size)
+        for start in range(0, len(users), size):
+            # profiles loaded per batch, so a long backlog refreshes from fresh profiles
+            batch = users[start:start + size]
+            profiles = await state["profiles"].load_many(batch)
+            for user in batch:
+                if user not in profiles:  # nothing to refresh: forget when it was marked
+                    first_event_at.pop(user, None)
+            chunk = list(profiles.values())
+            if not chunk:
+                continue
+            try:
+                await refresher.refresh_many(chunk)
+            except Exception:
+                log.exception("batched candidate refresh of %d users failed; "
+                              "refreshing them one by one", len(chunk))
+                await refresh_one_by_one(chunk, reason)
+                continue
+            for profile in chunk:
+                refreshed(profile.user_id, reason)
 
     @ctx.app.agent(ctx.raw_topic(ctx.topics.user_events), name=f"{AGENT}-agent")
     async def user_events_agent(stream: Any) -> Any:

@@ -8,6 +8,9 @@ expire after ``ttl_s``. The same transaction rewrites the user summary the servi
 needs even when the list is gone (category affinity and purchased skus), with the
 longer ``summary_ttl_s``.
 
+``write_many`` does the same for many users in one pipelined round trip, one atomic
+script call per user (same keys, values and TTLs).
+
 ``read`` returns ``None`` when the list is missing, expired or was written under
 another generator configuration (``config_hash``). A list written empty is a hit with
 no candidates: the user is known, there is just nothing to offer yet.
@@ -23,9 +26,55 @@ import orjson
 import redis.asyncio as aioredis
 
 from streamrec.recs.candidate import BlendedCandidate
+from streamrec.recs.pipelined_script import PipelinedScript, ScriptCall
 from streamrec.redis_keys import RedisKeys
 
 CacheStatus = Literal["hit", "missing", "stale"]
+
+# ``write`` as one atomic script call per user, so ``write_many`` sends every user's in
+# one pipelined round trip (a MULTI per user cannot share a redis-py pipeline). The lists
+# travel as JSON arrays of strings (cjson decodes them): redis-py packs every argument in
+# Python, and one argument per list instead of three per candidate halved the packing.
+# KEYS: candidates, sources, meta, affinity, purchased.
+# ARGV: ttl, summary ttl, [sku, score, sources json, ...], [field, value, ...] of the
+#       meta, then "1", [scope, share, ...], [sku, ...] with a summary, or "0".
+WRITE = """
+local function call_chunked(command, key, values)
+  for from = 1, #values, 1000 do
+    redis.call(command, key, unpack(values, from, math.min(from + 999, #values)))
+  end
+end
+local ttl, summary_ttl = ARGV[1], ARGV[2]
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+local flat = cjson.decode(ARGV[3])
+if #flat > 0 then
+  local z, h = {}, {}
+  for j = 1, #flat, 3 do
+    z[#z + 1] = flat[j + 1]; z[#z + 1] = flat[j]
+    h[#h + 1] = flat[j]; h[#h + 1] = flat[j + 2]
+  end
+  call_chunked('ZADD', KEYS[1], z)
+  call_chunked('HSET', KEYS[2], h)
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+call_chunked('HSET', KEYS[3], cjson.decode(ARGV[4]))
+redis.call('EXPIRE', KEYS[3], ttl)
+if ARGV[5] == '1' then
+  redis.call('DEL', KEYS[4], KEYS[5])
+  local affinity = cjson.decode(ARGV[6])
+  if #affinity > 0 then
+    call_chunked('HSET', KEYS[4], affinity)
+    redis.call('EXPIRE', KEYS[4], summary_ttl)
+  end
+  local purchased = cjson.decode(ARGV[7])
+  if #purchased > 0 then
+    call_chunked('SADD', KEYS[5], purchased)
+    redis.call('EXPIRE', KEYS[5], summary_ttl)
+  end
+end
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -95,6 +144,22 @@ def _texts(mapping: Mapping[Any, Any]) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in mapping.items()}
 
 
+def _ranked(candidates: Sequence[BlendedCandidate]) -> tuple[dict[str, float], dict[str, bytes]]:
+    """sku -> score and sku -> sources JSON, the first occurrence of each sku."""
+    ranked: dict[str, float] = {}
+    sources: dict[str, bytes] = {}
+    for c in candidates:
+        if c.sku and c.sku not in ranked:
+            ranked[c.sku] = float(c.score)
+            sources[c.sku] = orjson.dumps(
+                {"s": list(c.sources), "i": c.via_sku, "c": c.via_category})
+    return ranked, sources
+
+
+CacheEntry = tuple[str, Sequence[BlendedCandidate], CandidateMeta, UserSummary | None]
+"""What ``write`` takes: user id, candidates, meta, summary (or ``None``)."""
+
+
 class CandidateCache:
     def __init__(self, redis: aioredis.Redis, keys: RedisKeys,
                  config: CandidateCacheConfig | None = None,
@@ -104,17 +169,13 @@ class CandidateCache:
         self.keys = keys
         self.config = config or CandidateCacheConfig()
         self.config_hash = config_hash
+        self._write = PipelinedScript(WRITE)
 
     async def write(self, user_id: str, candidates: Sequence[BlendedCandidate],
                     meta: CandidateMeta, summary: UserSummary | None = None) -> None:
         """Replace the user's list (and summary, when given) in one atomic round trip."""
         keys, ttl = self.keys, self.config.ttl_s
-        ranked, sources = {}, {}
-        for c in candidates:
-            if c.sku and c.sku not in ranked:
-                ranked[c.sku] = float(c.score)
-                sources[c.sku] = orjson.dumps(
-                    {"s": list(c.sources), "i": c.via_sku, "c": c.via_category})
+        ranked, sources = _ranked(candidates)
         z, s, m = (keys.user_candidates(user_id), keys.user_candidate_sources(user_id),
                    keys.user_candidate_meta(user_id))
         pipe = self.redis.pipeline(transaction=True)
@@ -130,12 +191,41 @@ class CandidateCache:
             self._queue_summary(pipe, user_id, summary)
         await pipe.execute()
 
+    async def write_many(self, entries: Sequence[CacheEntry]) -> None:
+        """``write`` for many users in one pipelined round trip: the same keys, values and
+        TTLs, each user's replacement atomic (one script call per user)."""
+        if entries:
+            await self._write.run(self.redis, [self._write_call(*entry) for entry in entries])
+
+    def _write_call(self, user_id: str, candidates: Sequence[BlendedCandidate],
+                    meta: CandidateMeta, summary: UserSummary | None = None) -> ScriptCall:
+        keys = self.keys
+        ranked, sources = _ranked(candidates)
+        flat: list[str] = []
+        for sku, score in ranked.items():  # the score as redis-py sends a float: repr
+            flat.extend((sku, repr(score), sources[sku].decode()))
+        fields = [part for pair in meta.to_fields().items() for part in pair]
+        args: list[Any] = [self.config.ttl_s, self.config.summary_ttl_s,
+                           orjson.dumps(flat), orjson.dumps(fields)]
+        if summary is None:
+            args.append("0")
+        else:
+            affinity = [part for scope, share in self._affinity(summary)
+                        for part in (scope, repr(float(share)))]
+            args.extend(("1", orjson.dumps(affinity), orjson.dumps(sorted(summary.purchased))))
+        return ([keys.user_candidates(user_id), keys.user_candidate_sources(user_id),
+                 keys.user_candidate_meta(user_id), keys.user_category_affinity(user_id),
+                 keys.user_purchased(user_id)], args)
+
+    def _affinity(self, summary: UserSummary) -> list[tuple[str, float]]:
+        affinity = sorted(summary.category_affinity.items(), key=lambda kv: -kv[1])
+        return affinity[: self.config.max_affinities]
+
     def _queue_summary(self, pipe: Any, user_id: str, summary: UserSummary) -> None:
         a, p = self.keys.user_category_affinity(user_id), self.keys.user_purchased(user_id)
         ttl = self.config.summary_ttl_s
         pipe.delete(a, p)
-        affinity = sorted(summary.category_affinity.items(), key=lambda kv: -kv[1])
-        affinity = affinity[: self.config.max_affinities]
+        affinity = self._affinity(summary)
         if affinity:
             pipe.hset(a, mapping={scope: repr(float(v)) for scope, v in affinity})
             pipe.expire(a, ttl)

@@ -9,6 +9,10 @@ one broken backend never empties a list.
 Filters: already-purchased items always; recently seen items when ``filter_seen``;
 unavailable or unknown items when an item lookup (the index metadata) is given.
 
+``generate_many`` does the same for a batch of users with one call per source
+(``fetch_many`` where a source has it); blending and filtering are the same code, so
+each user gets exactly the list ``generate`` would give.
+
 ``config_hash()`` covers the generator's configuration, each source's configuration
 and the filters, so a cached list written under another configuration is recognised.
 """
@@ -90,6 +94,9 @@ class GeneratedCandidates:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+YIELD_EVERY = 32
+"""``generate_many`` gives the event loop a turn after blending this many users."""
+
 RANK_K = 10.0
 """Rank normalisation: the item at rank r (from 0) scores (K + 1) / (K + 1 + r)."""
 
@@ -161,6 +168,7 @@ class CandidateGenerator:
         if not any(isinstance(f, PurchasedItemsFilter) for f in filters):
             filters = [PurchasedItemsFilter(), *filters]  # always, and first (cheapest)
         self.filters = list(filters)
+        self._weights = {spec.name: spec.weight for spec in self.config.sources}
         self._hash = self._config_hash()
 
     def config_hash(self) -> str:
@@ -190,19 +198,82 @@ class CandidateGenerator:
         answers = await asyncio.gather(
             *(timed(source, spec.k) for source, spec in zip(self.sources, specs, strict=True)),
             return_exceptions=True)
+        for spec, answer in zip(specs, answers, strict=True):
+            if isinstance(answer, Exception):
+                log.warning("candidate source %s failed for %s: %r", spec.name,
+                            profile.user_id, answer)
+        return self._assemble(profile, answers, timings)
+
+    async def generate_many(self, profiles: Sequence[UserProfile]
+                            ) -> list[GeneratedCandidates]:
+        """``generate`` for each profile (same order, same candidates), with one call per
+        source for all of them: ``fetch_many`` where the source has it, else its
+        ``fetch`` gathered per user. A source that fails fails for the whole batch and
+        is left out of every user's list, as ``generate`` leaves it out of one. Blending
+        and filtering stay per user; the loop gets a turn every ``YIELD_EVERY`` users."""
+        profiles = list(profiles)
+        if not profiles:
+            return []
+        specs = self.config.sources
+        timings: dict[str, float] = {}
+
+        async def timed_many(source: CandidateSource, k: int) -> list[Any]:
+            started = time.perf_counter()
+            try:
+                fetch_many = getattr(source, "fetch_many", None)
+                if fetch_many is None:
+                    return await asyncio.gather(*(source.fetch(p, k) for p in profiles),
+                                                return_exceptions=True)
+                found = await fetch_many(profiles, k)
+                if len(found) != len(profiles):
+                    raise RuntimeError(f"{source.name}.fetch_many answered {len(found)} "
+                                       f"lists for {len(profiles)} users")
+                return list(found)
+            finally:
+                timings[source.name] = round((time.perf_counter() - started) * 1000, 3)
+
+        batches = await asyncio.gather(
+            *(timed_many(source, spec.k)
+              for source, spec in zip(self.sources, specs, strict=True)),
+            return_exceptions=True)
+        per_source: list[list[Any]] = []
+        for spec, batch in zip(specs, batches, strict=True):
+            if isinstance(batch, BaseException):
+                if not isinstance(batch, Exception):
+                    raise batch
+                log.warning("candidate source %s failed for a batch of %d users: %r",
+                            spec.name, len(profiles), batch)
+                per_source.append([batch] * len(profiles))
+            else:
+                failed = sum(isinstance(a, Exception) for a in batch)
+                if failed:
+                    log.warning("candidate source %s failed for %d of %d users: %r",
+                                spec.name, failed, len(profiles),
+                                next(a for a in batch if isinstance(a, Exception)))
+                per_source.append(batch)
+        out = []
+        for row, profile in enumerate(profiles):
+            if row and row % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # blending is CPU: let the loop breathe
+            out.append(self._assemble(profile, [answers[row] for answers in per_source],
+                                      dict(timings)))
+        return out
+
+    def _assemble(self, profile: UserProfile, answers: Sequence[Any],
+                  timings: dict[str, float]) -> GeneratedCandidates:
+        """Blend one user's answers (a list or an exception per configured source), then
+        filter; pure CPU, shared by ``generate`` and ``generate_many``."""
+        specs = self.config.sources
         per_source: dict[str, list[Candidate]] = {}
         errors: dict[str, str] = {}
         for spec, answer in zip(specs, answers, strict=True):
             if isinstance(answer, BaseException):
                 if not isinstance(answer, Exception):
                     raise answer
-                log.warning("candidate source %s failed for %s: %r", spec.name,
-                            profile.user_id, answer)
                 errors[spec.name] = repr(answer)
             else:
                 per_source[spec.name] = answer
-        blended = blend(per_source, {spec.name: spec.weight for spec in specs},
-                        self.config.normalisation)
+        blended = blend(per_source, self._weights, self.config.normalisation)
         context = FilterContext(
             purchased=profile.purchased.keys(),
             seen=frozenset(profile.recent_skus(self.config.seen_recent)),

@@ -6,7 +6,7 @@ Recent items are anchors weighted by their strongest event type and their recenc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from streamrec.recs.candidate import Candidate
@@ -51,3 +51,19 @@ class CoVisitationCandidateSource:
             return []
         neighbours = await self.store.neighbours(list(weights), k, weights)
         return [Candidate(n.sku, n.score, self.name, via_sku=n.via) for n in neighbours]
+
+    async def fetch_many(self, profiles: Sequence[UserProfile], k: int
+                         ) -> list[list[Candidate]]:
+        """``fetch`` for every profile, all anchors read in one round trip."""
+        if k <= 0:
+            return [[] for _ in profiles]
+        weights = [self.anchor_weights(profile) for profile in profiles]
+        asked = [row for row, w in enumerate(weights) if w]
+        out: list[list[Candidate]] = [[] for _ in profiles]
+        if asked:
+            found = await self.store.neighbours_many(
+                [(list(weights[row]), weights[row]) for row in asked], k)
+            for row, neighbours in zip(asked, found, strict=True):
+                out[row] = [Candidate(n.sku, n.score, self.name, via_sku=n.via)
+                            for n in neighbours]
+        return out

@@ -137,29 +137,48 @@ class CoVisitationStore:
         weight (default 1), so a very popular anchor does not drown the others; items
         among ``skus`` are never returned.
         """
-        anchors = list(dict.fromkeys(s for s in skus if s))
-        if k <= 0 or not anchors:
+        return (await self.neighbours_many([(skus, weights)], k))[0]
+
+    async def neighbours_many(
+            self, queries: Sequence[tuple[Sequence[str], Mapping[str, float] | None]], k: int
+    ) -> list[list[Neighbour]]:
+        """``neighbours`` for several (anchors, weights) queries, e.g. one per user, in one
+        round trip; an anchor several queries share is read (and decoded) once."""
+        anchor_lists = [list(dict.fromkeys(s for s in skus if s)) for skus, _ in queries]
+        if k <= 0:
+            return [[] for _ in queries]
+        wanted = list(dict.fromkeys(a for anchors in anchor_lists for a in anchors))
+        rows: dict[str, list[tuple[str, float]]] = {}
+        if wanted:
+            per_item = max(k, self.config.neighbours_per_item)
+            pipe = self.redis.pipeline(transaction=False)
+            for sku in wanted:
+                pipe.zrevrange(self.keys.co_visitation(sku), 0, per_item - 1, withscores=True)
+            for sku, row in zip(wanted, await pipe.execute(), strict=True):
+                rows[sku] = [(_text(member), float(score)) for member, score in row]
+        return [self._score(anchors, rows, k, weights)
+                for anchors, (_, weights) in zip(anchor_lists, queries, strict=True)]
+
+    @staticmethod
+    def _score(anchors: list[str], rows: Mapping[str, list[tuple[str, float]]], k: int,
+               weights: Mapping[str, float] | None) -> list[Neighbour]:
+        if not anchors:
             return []
-        per_item = max(k, self.config.neighbours_per_item)
-        pipe = self.redis.pipeline(transaction=False)
-        for sku in anchors:
-            pipe.zrevrange(self.keys.co_visitation(sku), 0, per_item - 1, withscores=True)
-        rows = await pipe.execute()
         excluded = set(anchors)
         scores: dict[str, float] = {}
         best: dict[str, tuple[float, str]] = {}
-        for anchor, row in zip(anchors, rows, strict=True):
+        for anchor in anchors:
+            row = rows[anchor]
             if not row:
                 continue
-            top = float(row[0][1])
+            top = row[0][1]
             anchor_weight = 1.0 if weights is None else float(weights.get(anchor, 0.0))
             if top <= 0 or anchor_weight <= 0:
                 continue
-            for member, score in row:
-                sku = _text(member)
+            for sku, score in row:
                 if sku in excluded:
                     continue
-                part = anchor_weight * float(score) / top
+                part = anchor_weight * score / top
                 scores[sku] = scores.get(sku, 0.0) + part
                 if part > best.get(sku, (0.0, ""))[0]:
                     best[sku] = (part, anchor)

@@ -1,12 +1,16 @@
 """``embedding/interest-ann``: nearest items to the user's interest vector.
 
-The FAISS search runs in a worker thread (the event loop never waits on it). Each hit
-is explained by the recent item whose vector is closest to it.
+The FAISS search runs in a worker thread (the event loop never waits on it). Each of
+the best ``explain_top`` hits is explained by the recent item whose vector is closest
+to it (one matrix product per user; item vectors are looked up once per batch).
+``fetch`` batches concurrent callers behind a short timer; ``fetch_many`` (the batched
+refresh) searches all its users in one call with no wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +77,25 @@ class InterestAnnCandidateSource:
             if not future.done():
                 future.set_result(result)
 
+    async def fetch_many(self, profiles: Sequence[UserProfile], k: int
+                         ) -> list[list[Candidate]]:
+        """``fetch`` for every profile: one ``search_many`` and one thread hop for all
+        users with an interest vector, no batching timer."""
+        out: list[list[Candidate]] = [[] for _ in profiles]
+        if k <= 0:
+            return out
+        rows, batch = [], []
+        for row, profile in enumerate(profiles):
+            query = profile.interest_vector
+            if query is not None:
+                rows.append(row)
+                batch.append((query, k, profile.recent_skus(self.config.anchor_items), None))
+        if batch:
+            found = await asyncio.to_thread(self._search_batch, batch)
+            for row, candidates in zip(rows, found, strict=True):
+                out[row] = candidates
+        return out
+
     def _search_batch(self, batch: list[tuple[np.ndarray, int, list[str], Any]]
                       ) -> list[list[Candidate]]:
         depth = max(k for _, k, _, _ in batch) + self.config.overfetch
@@ -82,27 +105,38 @@ class InterestAnnCandidateSource:
             found = search_many(queries, depth)
         else:
             found = [self.index.search(q, depth) for q in queries]
-        return [self._candidates(hits, k, anchors)
+        vectors: dict[str, np.ndarray | None] = {}  # one lookup per sku for the whole batch
+        return [self._candidates(hits, k, anchors, vectors)
                 for hits, (_, k, anchors, _) in zip(found, batch, strict=True)]
 
-    def _candidates(self, found: list[Any], k: int, anchors: list[str]) -> list[Candidate]:
+    def _vectors(self, skus: list[str], memo: dict[str, np.ndarray | None]
+                 ) -> list[np.ndarray | None]:
+        missing = [sku for sku in skus if sku not in memo]
+        if missing:
+            memo.update(vectors_of(self.index, missing))
+        return [memo[sku] for sku in skus]
+
+    def _candidates(self, found: list[Any], k: int, anchors: list[str],
+                    memo: dict[str, np.ndarray | None]) -> list[Candidate]:
         hits = usable_hits(found)
         seen: set[str] = set()
         hits = [h for h in hits if not (h.sku in seen or seen.add(h.sku))][:k]
         if not hits:
             return []
-        anchor_vectors = {s: v for s, v in vectors_of(self.index, anchors).items() if v is not None}
+        anchors = list(dict.fromkeys(anchors))
+        known = [(sku, v) for sku, v in zip(anchors, self._vectors(anchors, memo), strict=True)
+                 if v is not None]
         via: list[str | None] = [None] * len(hits)
-        if anchor_vectors:
-            names = list(anchor_vectors)
-            matrix = np.stack([anchor_vectors[n] for n in names])
-            # only the best hits are ever shown with a reason; explaining all k of them
-            # was a third of a refresh's CPU
+        if known:
+            # only the best hits are ever shown with a reason; each is explained by the
+            # anchor of highest inner product, all of them in one matrix product
             explained = hits[: self.config.explain_top]
-            hit_vectors = vectors_of(self.index, [h.sku for h in explained])
-            for row, hit in enumerate(explained):
-                vector = hit_vectors.get(hit.sku)
-                if vector is not None:
-                    via[row] = names[int(np.argmax(matrix @ vector))]
+            hit_vectors = self._vectors([h.sku for h in explained], memo)
+            rows = [row for row, v in enumerate(hit_vectors) if v is not None]
+            if rows:
+                anchor_matrix = np.stack([v for _, v in known])
+                products = np.stack([hit_vectors[row] for row in rows]) @ anchor_matrix.T
+                for row, best in zip(rows, products.argmax(axis=1).tolist(), strict=True):
+                    via[row] = known[best][0]
         return [Candidate(h.sku, float(h.score), self.name, via_sku=v)
                 for h, v in zip(hits, via, strict=True)]

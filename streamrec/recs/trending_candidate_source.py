@@ -8,6 +8,7 @@ scopes keeps its best score.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,16 +62,44 @@ class TrendingCandidateSource:
                 self._cache = {key: v for key, v in self._cache.items() if v[0] >= now}
         return [self._cache[(s, k)][1] for s in scopes]
 
-    async def fetch(self, profile: UserProfile, k: int) -> list[Candidate]:
-        if k <= 0:
-            return []
+    def _scoped_weights(self, profile: UserProfile) -> tuple[list[str | None], list[float]]:
         categories = profile.top_categories(self.config.categories)
         scopes: list[str | None] = [scope for scope, _ in categories]
         weights = [share for _, share in categories]
         if self.config.overall_weight > 0:
             scopes.append(None)
             weights.append(self.config.overall_weight)
+        return scopes, weights
+
+    async def fetch(self, profile: UserProfile, k: int) -> list[Candidate]:
+        if k <= 0:
+            return []
+        scopes, weights = self._scoped_weights(profile)
         if not scopes:
             return []
         lists = await self._top_many(scopes, k)
         return blend_trending(list(zip(scopes, weights, lists, strict=True)), k, self.name)
+
+    async def fetch_many(self, profiles: Sequence[UserProfile], k: int
+                         ) -> list[list[Candidate]]:
+        """``fetch`` for every profile: each scope read once (through the cache), and one
+        blend per distinct (scopes, shares), which many users share (a new user's shares
+        are all 1.0)."""
+        if k <= 0:
+            return [[] for _ in profiles]
+        asked = [self._scoped_weights(profile) for profile in profiles]
+        scopes = list(dict.fromkeys(scope for user_scopes, _ in asked for scope in user_scopes))
+        lists = dict(zip(scopes, await self._top_many(scopes, k), strict=True)) if scopes else {}
+        blended: dict[tuple[tuple[str | None, ...], tuple[float, ...]], list[Candidate]] = {}
+        out = []
+        for user_scopes, weights in asked:
+            if not user_scopes:
+                out.append([])
+                continue
+            key = (tuple(user_scopes), tuple(weights))
+            if key not in blended:
+                blended[key] = blend_trending(
+                    [(s, w, lists[s]) for s, w in zip(user_scopes, weights, strict=True)],
+                    k, self.name)
+            out.append(list(blended[key]))
+        return out

@@ -99,8 +99,10 @@ class RecsPlatform:
         found: dict = {}
 
         def check() -> bool:
-            body = self.recs(user, k=6)
+            # metadata first: a refresh landing between the two reads then makes the page
+            # newer than the count, never older
             meta_events = self.cache_events(user)
+            body = self.recs(user, k=6)
             found.update(body)
             return body["served_from"] == "cache" and meta_events >= events
 
