@@ -1,7 +1,8 @@
 """Learned reranking on Home Depot: quality on held-out queries, and the stage's cost.
 
     .venv/bin/python -m bench.bench_rerank --data-dir ../shared/data \
-        [--model PATH] [--cross-encoder PATH] [--depths 20,50,100] [--limit-queries N]
+        [--model PATH] [--cross-encoder PATH] [--depths 20,50,100]
+        [--cross-encoder-depths 10,20,30] [--limit-queries N]
 
 In-process, on the same retrieval the API runs (``OfflineHybridRetrieval``: tiered BM25
 + exact inner product over the API's MiniLM vectors, fused convex 0.8/0.2, top 100).
@@ -81,11 +82,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         default=settings.cache_dir / "rerank" / "lightgbm-reranker.json")
     parser.add_argument("--cross-encoder", type=Path, default=None,
                         help="a cross-encoder model file (streamrec train cross-encoder)")
-    parser.add_argument("--depths", default="20,50,100")
+    parser.add_argument("--depths", default="20,50,100", help="LightGBM depths")
+    parser.add_argument("--cross-encoder-depths", default="10,20,30",
+                        help="cross-encoder depths (a transformer pass per candidate)")
     parser.add_argument("--limit-queries", type=int, default=None,
                         help="a sample of the test queries (smoke runs)")
     args = parser.parse_args(argv)
-    depths = [int(d) for d in args.depths.split(",")]
+    depths = {"lightgbm": [int(d) for d in args.depths.split(",")],
+              "cross_encoder": [int(d) for d in args.cross_encoder_depths.split(",")]}
 
     run_started = time.perf_counter()
     catalog = load_homedepot(args.data_dir)
@@ -117,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rerankers["cross_encoder"] = load_reranker(args.cross_encoder, threads=1)
     hybrid_ndcg = variants["hybrid"]["quality"]["ndcg_at_10"]
     for name, reranker in rerankers.items():
-        for depth in depths:
+        for depth in depths[name]:
             before = load_avg()
             rankings, times = run_reranker(reranker, depth, test, retrieval)
             quality = score(rankings, judgments).summary()

