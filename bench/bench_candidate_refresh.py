@@ -13,7 +13,10 @@ Then ``--users`` distinct users (among those with events) are refreshed:
 - ``per-user``: ``refresher.refresh`` per user, ``--concurrency`` at once (the worker's
   old path);
 - ``batched/N``: ``refresher.refresh_many`` in chunks of N users, one after another
-  (the worker's new path; only when the code has ``refresh_many``).
+  (the worker's new path; only when the code has ``refresh_many``);
+- ``fast/N``: the two-speed refresh's fast path, ``IncrementalCandidateUpdater.
+  update_many`` in chunks of N users (a micro-batch), each user's newest event as the
+  one just applied, on the lists the full refreshes left (only when the code has it).
 
 Reports refreshes/s, process CPU ms per refresh (``time.process_time``, all threads,
 FAISS's included), Redis CPU ms per refresh (``INFO cpu``), the event loop's worst stall
@@ -176,9 +179,22 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                         await refresher.refresh_many(chosen[i:i + size])
                 return run
 
+            updater = recs.updater() if hasattr(recs, "updater") else None
+
+            def fast_chunks(size: int) -> Any:
+                newest = [(p, [{"sku": p.recent[-1].sku, "type": p.recent[-1].event_type}]
+                           if p.recent else []) for p in chosen]
+
+                async def run() -> None:
+                    for i in range(0, len(newest), size):
+                        await updater.update_many(newest[i:i + size])
+                return run
+
             modes: list[tuple[str, Any]] = [("per-user", per_user)]
             if batched and not args.per_user_only:
                 modes += [(f"batched/{size}", in_chunks(size)) for size in args.batch_sizes]
+            if updater is not None and not args.per_user_only:
+                modes += [(f"fast/{size}", fast_chunks(size)) for size in args.fast_batch_sizes]
             await per_user()  # warm-up: scripts loaded, trending cached, pages touched
             rows: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in modes}
             for _ in range(args.rounds):
@@ -226,6 +242,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--batch-sizes", type=lambda s: [int(x) for x in s.split(",")],
+                        default=[32, 256])
+    parser.add_argument("--fast-batch-sizes", type=lambda s: [int(x) for x in s.split(",")],
                         default=[32, 256])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=11)

@@ -97,6 +97,18 @@ class Settings(BaseSettings):
     """Users refreshed at once on the per-user path (the fallback for a failed batch)."""
     recs_refresh_batch_size: int = 256
     """Users refreshed per batch (one call per candidate source, one cache round trip)."""
+    recs_incremental_refresh: bool = True
+    """Two-speed refresh: every user with new events gets the fast path (their cached list
+    updated in place in Redis, in the micro-batch that applied the events) and a full
+    regeneration at most every ``recs_full_refresh_min_interval_s``. False: every event
+    waits for a full regeneration (debounced by the ``recs_refresh_*`` delays above)."""
+    recs_full_refresh_min_interval_s: float = 5.0
+    """Two-speed refresh: a user's full regenerations are at least this far apart (a
+    missing or stale list is regenerated after ``recs_refresh_delay_s``)."""
+    recs_full_refresh_max_per_s: float = 100.0
+    """Two-speed refresh: at most this many full regenerations a second per worker (~4 ms
+    of CPU each), in bursts of a fifth of a second's worth, so they never starve the fast
+    path; a backlog waits, oldest first (0: no limit)."""
     recs_blend: str = "max"
     """How candidate sources' scores are normalised before blending: ``max`` (by the
     source's best score) or ``rank`` (by position). ``rank`` scores better offline

@@ -4,9 +4,18 @@ plus co-visitation and trending → a debounced refresh of the user's candidate 
 
 Debouncing: every applied event marks its user; a timer refreshes users whose delay has
 passed, so a burst of events costs one refresh and no event waits longer than
-``recs_refresh_max_delay_s``. A cache warmer refreshes recently active users whose cached
-list expired, and users the API asked to refresh (per-partition request lists, so the
-worker that owns the user's profile serves them).
+``recs_refresh_max_delay_s``.
+
+Two-speed refresh (``recs_incremental_refresh``, the default): the micro-batch that applied
+a user's events also updates the user's cached list in place (the fast path,
+``IncrementalCandidateUpdater``: one Lua call per user, one round trip per batch), so the
+debounced full regeneration is only needed every ``recs_full_refresh_min_interval_s``
+per user (sooner when the list was missing or stale), and at most
+``recs_full_refresh_max_per_s`` of them run a second.
+
+A cache warmer refreshes recently active users whose cached list expired, and users the
+API asked to refresh (per-partition request lists, so the worker that owns the
+user's profile serves them).
 """
 
 from __future__ import annotations
@@ -46,10 +55,24 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
     settings = ctx.settings
     validator = RecordValidator("UserEvent")
     dlq = ctx.dead_letter_router(ctx.topics.user_events)
-    debouncer = RefreshDebouncer(RefreshDebounceConfig(
-        delay_s=settings.recs_refresh_delay_s,
-        min_interval_s=settings.recs_refresh_min_interval_s,
-        max_delay_s=settings.recs_refresh_max_delay_s))
+    incremental = settings.recs_incremental_refresh
+    if incremental:  # the fast path shows every event at once: full refreshes can wait
+        full_interval = max(settings.recs_full_refresh_min_interval_s,
+                            settings.recs_refresh_delay_s)
+        debouncer = RefreshDebouncer(RefreshDebounceConfig(
+            delay_s=settings.recs_refresh_delay_s, min_interval_s=full_interval,
+            max_delay_s=full_interval))
+    else:
+        debouncer = RefreshDebouncer(RefreshDebounceConfig(
+            delay_s=settings.recs_refresh_delay_s,
+            min_interval_s=settings.recs_refresh_min_interval_s,
+            max_delay_s=settings.recs_refresh_max_delay_s))
+    full_rate = settings.recs_full_refresh_max_per_s if incremental else 0.0
+    # small bursts (a fifth of a second's worth): a batch of full refreshes holds the loop
+    # (and the fast path) for its whole CPU time
+    burst = float(max(1, min(settings.recs_refresh_batch_size, round(full_rate / 5))))
+    budget = {"tokens": burst, "at": time.monotonic()}
+    applied_count: dict[str, int] = {}  # user -> event_count of the last applied profile
     first_event_at: dict[str, float] = {}  # user -> when the oldest unrefreshed event arrived
     last_active: dict[str, float] = {}
     state: dict[str, Any] = {}
@@ -64,6 +87,8 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
             state["applier"] = recs.applier()
             state["refresher"] = recs.refresher()
             state["profiles"] = UserProfileStore(ctx.redis, ctx.keys)
+            if incremental:
+                state["updater"] = recs.updater()
         return state
 
     async def apply(records: list[dict[str, Any]], _events: list[Any]) -> dict[str, int]:
@@ -75,12 +100,33 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
             loaded = await store.load_many(r["user_id"] for r in fresh)
             touched = await parts["applier"].apply(fresh, loaded)
             await store.save_many(loaded[user] for user in touched)
+            urgent = await update_in_place(fresh, loaded, touched) if incremental else set()
             now = time.monotonic()
             for user in touched:
                 first_event_at.setdefault(user, now)
                 last_active[user] = now
-                debouncer.mark(user, now)
+                debouncer.mark(user, now, urgent=user in urgent)
         return dict(Counter("applied" if a else "duplicate" for a in applied))
+
+    async def update_in_place(fresh: list[dict[str, Any]], loaded: dict[str, Any],
+                              touched: list[str]) -> set[str]:
+        """The fast path for every touched user; the users owed a full refresh soon
+        (their list was missing or stale, or the update failed)."""
+        by_user: dict[str, list[dict[str, Any]]] = {}
+        for record in fresh:
+            by_user.setdefault(record["user_id"], []).append(record)
+        for user in touched:
+            applied_count[user] = loaded[user].event_count
+        try:
+            statuses = await state["updater"].update_many(
+                [(loaded[user], by_user.get(user, [])) for user in touched])
+        except Exception:
+            log.exception("in-place candidate update of %d users failed; they get a full "
+                          "refresh instead", len(touched))
+            REFRESHES.labels("failed").inc()
+            return set(touched)
+        REFRESHES.labels("incremental").inc(len(statuses))
+        return {user for user, status in statuses.items() if status == "created"}
 
     def refreshed(user: str, reason: str) -> None:
         REFRESHES.labels(reason).inc()
@@ -128,8 +174,13 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
                               "refreshing them one by one", len(chunk))
                 await refresh_one_by_one(chunk, reason)
                 continue
+            now = time.monotonic()
             for profile in chunk:
                 refreshed(profile.user_id, reason)
+                if applied_count.get(profile.user_id, 0) > profile.event_count:
+                    # events applied (and updated in place) while this refresh ran: its
+                    # write, from the older profile, replaced those updates
+                    debouncer.mark(profile.user_id, now, urgent=True)
 
     @ctx.app.agent(ctx.raw_topic(ctx.topics.user_events), name=f"{AGENT}-agent")
     async def user_events_agent(stream: Any) -> Any:
@@ -144,7 +195,16 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
     async def refresh_due_users() -> None:
         if "recs" not in state:
             return
-        due = debouncer.due(time.monotonic())
+        now = time.monotonic()
+        if full_rate > 0:  # a token bucket: full refreshes never starve the fast path
+            budget["tokens"] = min(budget["tokens"] + (now - budget["at"]) * full_rate, burst)
+            budget["at"] = now
+            if budget["tokens"] < 1:
+                return
+            due = debouncer.due(now, int(budget["tokens"]))
+            budget["tokens"] -= len(due)
+        else:
+            due = debouncer.due(now)
         if due:
             with _survive("candidate refresh"):
                 await refresh(due, "event")
@@ -179,6 +239,7 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
         horizon = time.monotonic() - settings.recs_warm_active_s
         for user in [u for u, t in last_active.items() if t < horizon]:
             del last_active[user]
+            applied_count.pop(user, None)
         users = list(last_active)
         if not users:
             return

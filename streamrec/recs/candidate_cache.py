@@ -96,6 +96,10 @@ class CandidateMeta:
     sources: tuple[str, ...]
     config_hash: str
     event_count: int
+    mode: str = "full"
+    """``full``: written whole by a regeneration; ``incremental``: last changed in place by
+    the fast path (``incremental_candidate_updater``), ``sources`` still those of the last
+    full write plus co-visitation."""
 
     def to_fields(self) -> dict[str, str]:
         return {
@@ -103,6 +107,7 @@ class CandidateMeta:
             "sources": ",".join(self.sources),
             "config_hash": self.config_hash,
             "event_count": str(self.event_count),
+            "mode": self.mode,
         }
 
     @classmethod
@@ -113,6 +118,7 @@ class CandidateMeta:
             sources=tuple(s for s in sources.split(",") if s),
             config_hash=fields.get("config_hash", ""),
             event_count=int(fields.get("event_count") or 0),
+            mode=fields.get("mode") or "full",
         )
 
 

@@ -19,6 +19,7 @@ from streamrec.recs.candidate_generator import CandidateGenerator, CandidateGene
 from streamrec.recs.candidate_refresher import CandidateRefresher
 from streamrec.recs.co_visitation_candidate_source import CoVisitationCandidateSource
 from streamrec.recs.co_visitation_store import CoVisitationStore
+from streamrec.recs.incremental_candidate_updater import IncrementalCandidateUpdater
 from streamrec.recs.interest_ann_candidate_source import InterestAnnCandidateSource
 from streamrec.recs.recommendation_pipeline import RecommendationPipeline
 from streamrec.recs.trending_candidate_source import TrendingCandidateSource
@@ -65,6 +66,10 @@ class RecsComponents:
 
     def refresher(self) -> CandidateRefresher:
         return CandidateRefresher(self.generator, self.cache)
+
+    def updater(self) -> IncrementalCandidateUpdater:
+        """The two-speed refresh's fast path (in-place updates of cached lists)."""
+        return IncrementalCandidateUpdater(self.generator, self.cache)
 
     def pipeline(self, redis: aioredis.Redis) -> RecommendationPipeline:
         return RecommendationPipeline.standard(cache=self.cache, trending=self.trending,

@@ -94,17 +94,21 @@ class RecsPlatform:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def wait_personalised(self, user: str, events: int, timeout_s: float = 30) -> dict:
-        """Recommendations from a cache that has seen ``events`` of the user's events."""
+    def wait_personalised(self, user: str, events: int, timeout_s: float = 30,
+                          full: bool = False) -> dict:
+        """Recommendations from a cache that has seen ``events`` of the user's events
+        (``full``: through a full regeneration, not only the in-place fast path, which
+        follows within ``recs_full_refresh_min_interval_s``)."""
         found: dict = {}
 
         def check() -> bool:
             # metadata first: a refresh landing between the two reads then makes the page
             # newer than the count, never older
             meta_events = self.cache_events(user)
+            full_ok = not full or self.cache_mode(user) == "full"
             body = self.recs(user, k=6)
             found.update(body)
-            return body["served_from"] == "cache" and meta_events >= events
+            return body["served_from"] == "cache" and meta_events >= events and full_ok
 
         wait_for(check, timeout_s, what=f"{user}'s cache with {events} events")
         return found
@@ -114,6 +118,15 @@ class RecsPlatform:
         prefix = "streamrec_user_partitions_owned{partition="
         return {int(line.split('"')[1]) for line in text.splitlines()
                 if line.startswith(prefix) and float(line.split()[-1]) == 1.0}
+
+    def cache_mode(self, user: str) -> str:
+        import redis
+
+        from streamrec.redis_keys import RedisKeys
+
+        client = redis.Redis.from_url(self.settings.redis_url, decode_responses=True)
+        return client.hget(RedisKeys(self.settings.redis_key_prefix)
+                           .user_candidate_meta(user), "mode") or "full"
 
     def cache_events(self, user: str) -> int:
         import redis
@@ -150,7 +163,7 @@ def test_interest_purchase_and_switch(recs_platform: RecsPlatform) -> None:
 
     p.send("alice", ["tent-0", "tent-1", "tent-2"])
     p.send("alice", ["tent-3"], kind="CLICK")
-    body = p.wait_personalised("alice", 4)
+    body = p.wait_personalised("alice", 4, full=True)
     assert categories(body)["Outdoor"] >= 4, body["items"]
     assert all(item["reason"] for item in body["items"])
 
@@ -161,7 +174,7 @@ def test_interest_purchase_and_switch(recs_platform: RecsPlatform) -> None:
 
     # switching interest shifts the list within one refresh
     p.send("alice", [f"kettle-{i}" for i in range(6)], session="s2")
-    body = p.wait_personalised("alice", 11)
+    body = p.wait_personalised("alice", 11, full=True)
     assert categories(body)["Kitchen"] >= 3, body["items"]
 
     # the item on screen biases the list toward its kind, and is never itself recommended

@@ -38,3 +38,15 @@ def test_users_are_independent_and_ordered_by_due_time():
 def test_invalid_config():
     with pytest.raises(ValueError):
         RefreshDebounceConfig(delay_s=2.0, max_delay_s=1.0)
+
+
+def test_a_limit_leaves_the_rest_due_and_urgent_skips_the_interval():
+    d = debouncer(min_interval_s=5.0, max_delay_s=5.0)
+    for n, user in enumerate(["a", "b", "c"]):
+        d.mark(user, n * 0.01)
+    assert d.due(1.0, limit=2) == ["a", "b"]
+    assert d.due(1.0, limit=2) == ["c"]
+    d.mark("a", 1.1)  # refreshed at 1.0: waits for the interval
+    assert d.next_due_in(1.1) == pytest.approx(4.9)
+    d.mark("a", 1.2, urgent=True)  # e.g. its list went missing
+    assert d.due(1.3) == ["a"] and d.next_due_in(1.3) is None

@@ -1,0 +1,296 @@
+"""The fast path of the two-speed refresh: a user's cached list updated in place, in Redis.
+
+A full regeneration (``CandidateRefresher``) costs ~4 ms of worker CPU per user; this
+costs one Lua script call per user, all users of a micro-batch in one pipelined round
+trip, and a few small JSON arguments of Python. Per user the script:
+
+1. checks the cached list's ``config_hash``; a missing list or one of another
+   configuration is dropped and started afresh (status ``created``; the caller owes the
+   user a full refresh soon);
+2. decays every cached score by ``decay``;
+3. removes the items just purchased (and adds them to the user's purchased summary set)
+   and, when the generator filters seen items, the items just interacted with;
+4. reads the co-visitation sets of the user's newest event items (the anchors, weighted
+   exactly as ``item-based/co-visitation`` weights them: event type and recency), scores
+   their neighbours as ``CoVisitationStore.neighbours`` does (each anchor's row divided by
+   its best weight, times the anchor's weight, summed; the anchor that contributed most
+   is the reason), keeps the source's ``k`` best, leaves out the user's anchors (and seen
+   items when filtered) and anything in the purchased summary, normalises them as the
+   generator's blend does (``max`` or ``rank``) times the source's weight, and adds that to
+   the decayed score (at most ``max_new`` items enter per update); a new entry gets
+   ``{"s": [co-visitation], "i": anchor}`` as its sources, an existing one gets
+   co-visitation among its sources (first when its contribution now dominates) and a
+   reason if it had none;
+5. trims to ``top_n`` (the trimmed items' sources go too), rewrites the sorted set best
+   first (cheapest for a listpack-encoded set), writes the meta hash
+   (``generated_at``, ``event_count``, ``mode=incremental``, ``config_hash``; ``sources``
+   gains co-visitation) and renews the TTLs as a write would.
+
+Unavailable items are not filtered here: the serving pipeline filters them on every
+request (``UnavailableItemsFilter`` stage), and the next full refresh drops them.
+
+The co-visitation sets live in each item's hash slot, not the user's: the script names
+them in KEYS (correct on one Redis, which is what streamrec runs; a Redis Cluster would
+refuse the cross-slot call, and would need the neighbour rows read first).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from streamrec.recs.candidate_cache import CandidateCache
+from streamrec.recs.candidate_generator import RANK_K, CandidateGenerator
+from streamrec.recs.co_visitation_candidate_source import CoVisitationCandidateSource
+from streamrec.recs.pipelined_script import PipelinedScript, ScriptCall
+from streamrec.recs.user_profile import UserProfile
+
+UpdateStatus = Literal["updated", "created"]
+
+# KEYS: candidates, sources, meta, purchased summary, then one co-visitation set per anchor.
+# ARGV: 1 config hash, 2 decay, 3 ttl, 4 summary ttl, 5 top_n, 6 k, 7 neighbours per
+#       anchor, 8 source weight, 9 normalisation (max|rank), 10 now ms, 11 event count,
+#       12 [anchor, weight, ...] (aligned with KEYS[5..]), 13 [excluded sku, ...],
+#       14 [sku to remove, ...], 15 [purchased sku, ...], 16 source name, 17 rank K,
+#       18 most new entries per update.
+# Returns 1 (updated) or 2 (created: the list was missing or of another configuration).
+UPDATE = """
+local function call_chunked(command, key, values)
+  for from = 1, #values, 1000 do
+    redis.call(command, key, unpack(values, from, math.min(from + 999, #values)))
+  end
+end
+local zkey, skey, mkey, pkey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local ttl, summary_ttl, top_n = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local source = ARGV[16]
+local status = 1
+local hash = redis.call('HGET', mkey, 'config_hash')
+if hash ~= ARGV[1] then
+  status = 2
+  redis.call('DEL', zkey, skey, mkey)
+end
+local bought = cjson.decode(ARGV[15])
+if #bought > 0 then
+  call_chunked('SADD', pkey, bought)
+  redis.call('EXPIRE', pkey, summary_ttl)
+end
+-- the list, decayed (read whole: it is rewritten whole below)
+local decay = tonumber(ARGV[2])
+local scores, order = {}, {}
+local old = redis.call('ZRANGE', zkey, 0, -1, 'WITHSCORES')
+for j = 1, #old, 2 do
+  scores[old[j]] = tonumber(old[j + 1]) * decay
+  order[#order + 1] = old[j]
+end
+local dropped = {}
+for _, sku in ipairs(cjson.decode(ARGV[14])) do
+  if scores[sku] then scores[sku] = nil; dropped[#dropped + 1] = sku end
+end
+-- co-visitation neighbours of the newest items
+local excluded = {}
+for _, sku in ipairs(cjson.decode(ARGV[13])) do excluded[sku] = true end
+local anchors = cjson.decode(ARGV[12])
+local per_item = tonumber(ARGV[7])
+local sums, best, via, found = {}, {}, {}, {}
+for a = 1, #anchors, 2 do
+  local anchor, weight = anchors[a], tonumber(anchors[a + 1])
+  local row = redis.call('ZREVRANGE', KEYS[4 + (a + 1) / 2], 0, per_item - 1, 'WITHSCORES')
+  local top = tonumber(row[2] or 0)
+  if top > 0 and weight > 0 then
+    for j = 1, #row, 2 do
+      local sku = row[j]
+      if not excluded[sku] then
+        local part = weight * tonumber(row[j + 1]) / top
+        if sums[sku] == nil then found[#found + 1] = sku; sums[sku] = 0 end
+        sums[sku] = sums[sku] + part
+        if part > (best[sku] or 0) then best[sku] = part; via[sku] = anchor end
+      end
+    end
+  end
+end
+table.sort(found, function(x, y)
+  if sums[x] ~= sums[y] then return sums[x] > sums[y] end
+  return x < y
+end)
+local k, source_weight = tonumber(ARGV[6]), tonumber(ARGV[8])
+local by_rank, rank_k = ARGV[9] == 'rank', tonumber(ARGV[17])
+local top_sum = sums[found[1]] or 0
+local picked, norm = {}, {}
+for rank = 1, math.min(k, #found) do
+  local sku = found[rank]
+  picked[rank] = sku
+  if by_rank then norm[sku] = (rank_k + 1) / (rank_k + rank)
+  else norm[sku] = sums[sku] / top_sum end
+end
+local h, changed = {}, {}
+if #picked > 0 then
+  local bought_before = {}
+  if redis.call('EXISTS', pkey) == 1 then
+    bought_before = redis.call('SMISMEMBER', pkey, unpack(picked))
+  end
+  local listed_keys = {}
+  for i, sku in ipairs(picked) do
+    if scores[sku] and bought_before[i] ~= 1 then listed_keys[#listed_keys + 1] = sku end
+  end
+  local listed = {}
+  if #listed_keys > 0 then
+    local raw = redis.call('HMGET', skey, unpack(listed_keys))
+    for i, sku in ipairs(listed_keys) do listed[sku] = raw[i] end
+  end
+  local new_json, max_new, new_count = {}, tonumber(ARGV[18]), 0
+  for i, sku in ipairs(picked) do
+    local add = source_weight * norm[sku]
+    local before = scores[sku]
+    if bought_before[i] ~= 1 and (before or new_count < max_new) then
+      local info
+      if not before then
+        new_count = new_count + 1
+        local anchor = via[sku]
+        if new_json[anchor] == nil then
+          new_json[anchor] = cjson.encode({s = {source}, i = anchor})
+        end
+        info = new_json[anchor]
+        scores[sku] = add
+        order[#order + 1] = sku
+      else
+        info = listed[sku] and cjson.decode(listed[sku]) or {}
+        local names = {}
+        if add > before then names[1] = source end
+        for _, name in ipairs(type(info.s) == 'table' and info.s or {}) do
+          if name ~= source then names[#names + 1] = name end
+        end
+        if add <= before then names[#names + 1] = source end
+        info.s = names
+        if add > before or info.i == nil or info.i == cjson.null then info.i = via[sku] end
+        info = cjson.encode(info)
+        scores[sku] = before + add
+      end
+      changed[sku] = info
+    end
+  end
+end
+-- best first, ties as a sorted set orders them (the larger member ranks higher)
+local ranked = {}
+for _, sku in ipairs(order) do
+  if scores[sku] then ranked[#ranked + 1] = sku end
+end
+table.sort(ranked, function(x, y)
+  if scores[x] ~= scores[y] then return scores[x] > scores[y] end
+  return x > y
+end)
+for i = top_n + 1, #ranked do dropped[#dropped + 1] = ranked[i]; changed[ranked[i]] = nil end
+for sku, info in pairs(changed) do h[#h + 1] = sku; h[#h + 1] = info end
+-- rewritten best first: a small sorted set is a listpack, where an insert scans from the
+-- lowest score, so descending inserts are the cheap ones (in-place ZADDs cost more)
+redis.call('DEL', zkey)
+local z = {}
+for i = 1, math.min(top_n, #ranked) do
+  z[#z + 1] = scores[ranked[i]]; z[#z + 1] = ranked[i]
+end
+if #z > 0 then call_chunked('ZADD', zkey, z) end
+if #dropped > 0 then call_chunked('HDEL', skey, dropped) end
+if #h > 0 then call_chunked('HSET', skey, h) end
+local added = #h
+redis.call('EXPIRE', zkey, ttl)
+redis.call('EXPIRE', skey, ttl)
+local sources = redis.call('HGET', mkey, 'sources') or ''
+if added > 0 and (',' .. sources .. ','):find(',' .. source .. ',', 1, true) == nil then
+  if sources == '' then sources = source else sources = sources .. ',' .. source end
+end
+redis.call('HSET', mkey, 'generated_at', ARGV[10], 'event_count', ARGV[11],
+           'config_hash', ARGV[1], 'mode', 'incremental', 'sources', sources)
+redis.call('EXPIRE', mkey, ttl)
+return status
+"""
+
+
+@dataclass(frozen=True)
+class IncrementalUpdateConfig:
+    decay: float = 0.8
+    """Every cached score is multiplied by this on each update (the generator's
+    ``per_event_decay`` for the interest vector is 0.8 too): what the user did before
+    fades, the newest items' neighbours lead."""
+
+    max_new: int = 20
+    """At most this many items enter the list per update (the best of the new items'
+    neighbours; items already listed are always updated). Each entry costs Redis CPU (the
+    list is a ~100-entry listpack, searched linearly), and a list of 100 should not be
+    churned by one event's neighbours (a full refresh blends every source again)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.decay <= 1.0:
+            raise ValueError("decay must be in (0, 1]")
+        if self.max_new < 0:
+            raise ValueError("max_new must be >= 0")
+
+
+class IncrementalCandidateUpdater:
+    """``update_many``: one script call per user, every user in one round trip."""
+
+    def __init__(self, generator: CandidateGenerator, cache: CandidateCache,
+                 config: IncrementalUpdateConfig | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.generator = generator
+        self.cache = cache
+        self.config = config or IncrementalUpdateConfig()
+        self.clock = clock
+        self.source: CoVisitationCandidateSource | None = None
+        self.spec = None
+        for source, spec in zip(generator.sources, generator.config.sources, strict=True):
+            if isinstance(source, CoVisitationCandidateSource):
+                self.source, self.spec = source, spec
+        self._script = PipelinedScript(UPDATE)
+
+    def call(self, profile: UserProfile, new_events: Sequence[Mapping[str, Any]]
+             ) -> ScriptCall:
+        """The script call for one user whose ``new_events`` were just applied to
+        ``profile`` (pure; exposed for tests and the benchmark)."""
+        keys, gen = self.cache.keys, self.generator.config
+        new_skus = list(dict.fromkeys(e["sku"] for e in reversed(new_events) if e.get("sku")))
+        bought = list(dict.fromkeys(e["sku"] for e in new_events
+                                    if e.get("sku") and e.get("type") == "PURCHASE"))
+        anchors: dict[str, float] = {}
+        excluded: list[str] = []
+        k = per_item = 0
+        weight = 0.0
+        name = ""
+        if self.source is not None and self.spec is not None:
+            weights = self.source.anchor_weights(profile)
+            anchors = {sku: weights[sku] for sku in new_skus if sku in weights}
+            excluded = list(weights)
+            k, weight, name = self.spec.k, self.spec.weight, self.spec.name
+            per_item = max(k, self.source.store.config.neighbours_per_item)
+        removed = list(bought)
+        if gen.filter_seen:
+            seen = profile.recent_skus(gen.seen_recent)
+            excluded.extend(seen)
+            removed.extend(s for s in new_skus if s not in removed)
+        user = profile.user_id
+        flat_anchors = [part for sku, w in anchors.items() for part in (sku, repr(float(w)))]
+        cfg = self.cache.config
+        return (
+            [keys.user_candidates(user), keys.user_candidate_sources(user),
+             keys.user_candidate_meta(user), keys.user_purchased(user),
+             *(self.source.store.keys.co_visitation(sku) for sku in anchors)],
+            [self.generator.config_hash(), repr(self.config.decay), cfg.ttl_s,
+             cfg.summary_ttl_s, gen.top_n, k, per_item, repr(float(weight)),
+             gen.normalisation, int(self.clock() * 1000), profile.event_count,
+             orjson.dumps(flat_anchors), orjson.dumps(excluded), orjson.dumps(removed),
+             orjson.dumps(bought), name, repr(RANK_K), self.config.max_new],
+        )
+
+    async def update_many(self, updates: Sequence[tuple[UserProfile,
+                                                        Sequence[Mapping[str, Any]]]]
+                          ) -> dict[str, UpdateStatus]:
+        """(profile, the user's events just applied) per user -> user id -> ``updated``
+        or ``created`` (the list was missing or stale: a full refresh is owed)."""
+        if not updates:
+            return {}
+        results = await self._script.run(
+            self.cache.redis, [self.call(profile, events) for profile, events in updates])
+        return {profile.user_id: ("created" if int(result) == 2 else "updated")
+                for (profile, _), result in zip(updates, results, strict=True)}
