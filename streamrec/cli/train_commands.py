@@ -3,8 +3,9 @@ relevance judgments."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,20 @@ train_app = typer.Typer(help="Train the learned parts of the platform.", no_args
 console = Console()
 
 DEFAULT_MODEL_NAME = "lightgbm-reranker.json"
+
+
+@contextlib.contextmanager
+def phase_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """A rich progress bar per training phase: ``phase(description, total)`` adds one and
+    returns its ``advance(n)``."""
+    columns = (TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        def phase(description: str, total: int) -> Callable[[int], None]:
+            task = progress.add_task(description, total=total)
+            return lambda n: progress.advance(task, n)
+
+        yield phase
 
 
 def default_model_path(cache_dir: Path) -> Path:
@@ -62,13 +77,7 @@ def reranker(
     data = data_dir or settings.data_dir
     target = output or default_model_path(settings.cache_dir)
     encoder = dataclasses.replace(encoder_config(settings), intra_op_threads=2, batch_size=64)
-    columns = (TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
-        def phase(description: str, total: int) -> Callable[[int], None]:
-            task = progress.add_task(description, total=total)
-            return lambda n: progress.advance(task, n)
-
+    with phase_bars() as phase:
         try:
             result = train_reranker(data, settings.cache_dir / "rerank", target,
                                     RankFusion().fuse, judgments_path=judgments,
@@ -150,13 +159,7 @@ def cross_encoder(
         batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,
         depth=depth, eval_every=eval_every, validation_queries=validation_queries,
         validation_depth=validation_depth, threads=threads)
-    columns = (TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
-        def phase(description: str, total: int) -> Callable[[int], None]:
-            task = progress.add_task(description, total=total)
-            return lambda n: progress.advance(task, n)
-
+    with phase_bars() as phase:
         try:
             result = train_cross_encoder(data, settings.cache_dir / "rerank", target,
                                          RankFusion().fuse, cfg, judgments_path=judgments,

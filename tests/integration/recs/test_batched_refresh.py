@@ -6,7 +6,6 @@ import uuid
 
 import numpy as np
 import pytest
-import redis.asyncio as aioredis
 
 from streamrec.recs.candidate import BlendedCandidate, Candidate
 from streamrec.recs.candidate_cache import CandidateCache, CandidateMeta, UserSummary
@@ -24,6 +23,7 @@ from streamrec.recs.trending_store import TrendingStore
 from streamrec.recs.user_event_applier import UserEventApplier
 from streamrec.recs.user_profile import UserProfile
 from streamrec.redis_keys import RedisKeys
+from tests.integration.recs.redis_scenario import run
 from tests.unit.recs.recs_fakes import FailingSource, StaticSource, small_index
 
 pytestmark = pytest.mark.integration
@@ -36,17 +36,6 @@ CATEGORIES = [["Apparel", "Tops"], ["Apparel", "Shoes"], ["Home", "Lighting"],
 @pytest.fixture
 def keys():
     return RedisKeys(f"t{uuid.uuid4().hex[:10]}:")
-
-
-def run(redis_server, scenario):
-    async def main():
-        redis = aioredis.from_url(redis_server.url)
-        try:
-            return await scenario(redis)
-        finally:
-            await redis.aclose()
-
-    return asyncio.run(main())
 
 
 def catalog(n=300, seed=3):

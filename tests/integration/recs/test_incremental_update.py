@@ -1,10 +1,8 @@
 """The two-speed refresh's fast path (``IncrementalCandidateUpdater``) on real Redis."""
 
-import asyncio
 import uuid
 
 import pytest
-import redis.asyncio as aioredis
 
 from streamrec.recs.candidate import BlendedCandidate
 from streamrec.recs.candidate_cache import (
@@ -26,6 +24,7 @@ from streamrec.recs.trending_store import TrendingStore
 from streamrec.recs.user_event_applier import UserEventApplier
 from streamrec.recs.user_profile import UserProfile
 from streamrec.redis_keys import RedisKeys
+from tests.integration.recs.redis_scenario import run
 from tests.unit.recs.recs_fakes import StaticSource
 
 pytestmark = pytest.mark.integration
@@ -38,17 +37,6 @@ NOW_S = 1_700_000_100.25
 @pytest.fixture
 def keys():
     return RedisKeys(f"t{uuid.uuid4().hex[:10]}:")
-
-
-def run(redis_server, scenario):
-    async def main():
-        redis = aioredis.from_url(redis_server.url)
-        try:
-            return await scenario(redis)
-        finally:
-            await redis.aclose()
-
-    return asyncio.run(main())
 
 
 def parts(redis, keys, top_n=4, ttl_s=3600):

@@ -7,7 +7,6 @@ import uuid
 
 import numpy as np
 import pytest
-import redis.asyncio as aioredis
 
 from streamrec.agents.catalog_document_writer import item_document
 from streamrec.recs.candidate import BlendedCandidate
@@ -28,6 +27,7 @@ from streamrec.recs.trending_candidate_source import TrendingCandidateSource
 from streamrec.recs.trending_store import TrendingConfig, TrendingHit, TrendingStore
 from streamrec.recs.user_event_applier import UserEventApplier
 from streamrec.redis_keys import RedisKeys
+from tests.integration.recs.redis_scenario import run
 from tests.unit.recs.recs_fakes import small_index, unit
 
 pytestmark = pytest.mark.integration
@@ -39,19 +39,6 @@ T0 = 1_700_000_000_000
 @pytest.fixture
 def prefix():
     return f"t{uuid.uuid4().hex[:10]}:"
-
-
-def run(redis_server, scenario):
-    """Run ``scenario(redis)`` on a fresh client bound to its own event loop."""
-
-    async def main():
-        redis = aioredis.from_url(redis_server.url)
-        try:
-            return await scenario(redis)
-        finally:
-            await redis.aclose()
-
-    return asyncio.run(main())
 
 
 # --- co-visitation ---------------------------------------------------------------------------
