@@ -107,7 +107,9 @@ def _run_and_report(kind: str, title: str, run: Any, config: Any, overrides: dic
     )
     from streamrec.evaluation.setting_overrides import effective_configuration
 
-    date, load_start = utc_now(), load_avg()
+    # the code that runs is the code at the start (a commit during a long run must not
+    # relabel it)
+    date, load_start, version = utc_now(), load_avg(), code_version()
     data_files = file_facts(config.data_files())
     try:
         with _progress() as progress:
@@ -121,7 +123,7 @@ def _run_and_report(kind: str, title: str, run: Any, config: Any, overrides: dic
         kind=kind, title=title, metrics=metrics, details=result, overrides=overrides,
         configuration=effective_configuration(env), parameters=parameters,
         data_dir=config.data_dir, data_files=data_files, date=date, date_end=utc_now(),
-        code_version=code_version(),
+        code_version=version,
         machine={**machine_facts(), "load_avg_start": load_start, "load_avg_end": load_avg()})
     json_path, md_path = write_report(report, out)
     from streamrec.evaluation.evaluation_report import render_report
