@@ -31,6 +31,16 @@ from streamrec.redis_keys import RedisKeys
 
 CacheStatus = Literal["hit", "missing", "stale"]
 
+LUA_CALL_CHUNKED = """
+local function call_chunked(command, key, values)
+  for from = 1, #values, 1000 do
+    redis.call(command, key, unpack(values, from, math.min(from + 999, #values)))
+  end
+end
+"""
+"""A Lua helper for the cache's scripts: a variadic command in slices of 1,000 values
+(``unpack`` of a long list overflows Lua's stack)."""
+
 # ``write`` as one atomic script call per user, so ``write_many`` sends every user's in
 # one pipelined round trip (a MULTI per user cannot share a redis-py pipeline). The lists
 # travel as JSON arrays of strings (cjson decodes them): redis-py packs every argument in
@@ -38,12 +48,7 @@ CacheStatus = Literal["hit", "missing", "stale"]
 # KEYS: candidates, sources, meta, affinity, purchased.
 # ARGV: ttl, summary ttl, [sku, score, sources json, ...], [field, value, ...] of the
 #       meta, then "1", [scope, share, ...], [sku, ...] with a summary, or "0".
-WRITE = """
-local function call_chunked(command, key, values)
-  for from = 1, #values, 1000 do
-    redis.call(command, key, unpack(values, from, math.min(from + 999, #values)))
-  end
-end
+WRITE = LUA_CALL_CHUNKED + """
 local ttl, summary_ttl = ARGV[1], ARGV[2]
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 local flat = cjson.decode(ARGV[3])

@@ -43,7 +43,7 @@ from typing import Any, Literal
 
 import orjson
 
-from streamrec.recs.candidate_cache import CandidateCache
+from streamrec.recs.candidate_cache import LUA_CALL_CHUNKED, CandidateCache
 from streamrec.recs.candidate_generator import RANK_K, CandidateGenerator
 from streamrec.recs.co_visitation_candidate_source import CoVisitationCandidateSource
 from streamrec.recs.pipelined_script import PipelinedScript, ScriptCall
@@ -58,12 +58,7 @@ UpdateStatus = Literal["updated", "created"]
 #       14 [sku to remove, ...], 15 [purchased sku, ...], 16 source name, 17 rank K,
 #       18 most new entries per update.
 # Returns 1 (updated) or 2 (created: the list was missing or of another configuration).
-UPDATE = """
-local function call_chunked(command, key, values)
-  for from = 1, #values, 1000 do
-    redis.call(command, key, unpack(values, from, math.min(from + 999, #values)))
-  end
-end
+UPDATE = LUA_CALL_CHUNKED + """
 local zkey, skey, mkey, pkey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local ttl, summary_ttl, top_n = ARGV[3], ARGV[4], tonumber(ARGV[5])
 local source = ARGV[16]
