@@ -381,9 +381,11 @@ class LexicalIndex:
         return hits
 
     def _tiered_hits(
-        self, query: str, k: int, category: Sequence[str] | str | None
+        self, query: str, k: int, category: Sequence[str] | str | None,
+        strict: list[LexicalHit] | None = None,
     ) -> list[LexicalHit]:
-        strict = self.search_hits(query, k, category, "strict")
+        if strict is None:
+            strict = self.search_hits(query, k, category, "strict")
         if len(strict) >= k:
             return strict
         have = {hit.sku for hit in strict}
@@ -392,6 +394,14 @@ class LexicalIndex:
         lift = max((h.score for h in rest), default=0.0)
         lifted = [LexicalHit(h.sku, h.score + lift, h.category_path) for h in strict]
         return lifted + rest
+
+    def tiered_after_strict(
+        self, query: str, k: int, category: Sequence[str] | str | None,
+        strict: list[LexicalHit],
+    ) -> list[tuple[str, float]]:
+        """``search(query, k, category, "tiered")`` for a caller that already ran the strict
+        search with the same ``k`` (its hits as ``strict``): the strict query runs once."""
+        return [(hit.sku, hit.score) for hit in self._tiered_hits(query, k, category, strict)]
 
     def query_terms(self, query: str) -> list[str]:
         """The stemmed terms a query searches for (for debugging and tests)."""

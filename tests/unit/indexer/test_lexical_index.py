@@ -360,3 +360,6 @@ def test_tiered_puts_strict_matches_first_then_fills_with_relaxed(index):
     assert scores == sorted(scores, reverse=True)
     assert skus(index.search(query, k=1, mode="tiered")) == ["drill-1"]
     assert index.search("qqqq", mode="tiered") == []
+    # a caller holding the strict hits (search's first stage) gets the same tiered answer
+    strict = index.search_hits(query, 5, None, "strict")
+    assert index.tiered_after_strict(query, 5, None, strict) == tiered
