@@ -67,7 +67,7 @@ def ingest(live: LivePlatform, producer: RecordProducer, topic: str,
     producer.flush()
     published = time.perf_counter() - started
     deadline = started + timeout_s
-    while live.index_stats()["products"] < len(records):
+    while live.index_stats()["searchable"] < len(records):
         live.check_alive()
         if time.perf_counter() > deadline:
             raise TimeoutError(f"only {live.index_stats()['products']} of {len(records)} "

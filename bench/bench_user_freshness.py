@@ -97,7 +97,7 @@ def load_catalog(settings: Settings, procs: Processes, records: list[dict]) -> N
         for record in records:
             producer.send_record(topic, "CatalogChange", record["sku"], record)
     deadline = time.monotonic() + 1800
-    while httpx.get(f"{procs.url}/readyz").json()["index"]["products"] < len(records):
+    while httpx.get(f"{procs.url}/readyz").json()["index"]["searchable"] < len(records):
         if time.monotonic() > deadline:
             raise TimeoutError("catalog not indexed")
         time.sleep(1)

@@ -417,7 +417,7 @@ def publish_catalog(deployment: Deployment, producer: RecordProducer, topic: str
     skus = {r["sku"] for r in records}
     deadline = started + timeout_s
     last_report = time.monotonic()
-    while (products := deployment.live.index_stats()["products"]) < len(skus):
+    while (products := deployment.live.index_stats()["searchable"]) < len(skus):
         deployment.check_alive()
         if time.perf_counter() > deadline:
             raise TimeoutError(f"only {products} of {len(skus)} products indexed")

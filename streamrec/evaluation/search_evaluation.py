@@ -247,7 +247,7 @@ def ingest(live: LiveDeployment, settings: Settings, records: list[dict[str, Any
             live.check_alive()
             now = time.perf_counter()
             try:
-                indexed = int(live.index_stats()["products"])
+                indexed = int(live.index_stats()["searchable"])
             except (httpx.HTTPError, KeyError, ValueError):
                 indexed = last_indexed
             embedded = int(live.worker_metric(EMBEDDED))

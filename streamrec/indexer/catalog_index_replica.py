@@ -297,9 +297,13 @@ class CatalogIndexReplica:
         return path
 
     def stats(self) -> dict[str, Any]:
+        lexical_docs = self.lexical.num_docs if self.lexical is not None else None
         return {
             "products": len(self.index),
-            "lexical_docs": self.lexical.num_docs if self.lexical is not None else None,
+            "lexical_docs": lexical_docs,
+            # in both indexes: the lexical side lags the vector side by one refresh
+            "searchable": min(len(self.index), lexical_docs)
+            if lexical_docs is not None else len(self.index),
             "offsets": dict(self.offsets),
             "applied": self.applied,
             "skipped": self.skipped,

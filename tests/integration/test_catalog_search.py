@@ -132,7 +132,7 @@ def platform(settings: Settings, topics: dict, start_process) -> Platform:
 def test_products_are_found_updated_deleted_and_moved(platform: Platform, settings: Settings
                                                       ) -> None:
     publish(settings, [change(*p) for p in PRODUCTS])
-    wait_for(lambda: platform.index_stats()["products"] == len(PRODUCTS), 90,
+    wait_for(lambda: platform.index_stats()["searchable"] == len(PRODUCTS), 90,
              what="all products indexed")
 
     for sku, title, path, _ in PRODUCTS:  # every product is found by its own title
@@ -185,7 +185,7 @@ def test_products_are_found_updated_deleted_and_moved(platform: Platform, settin
 def test_misspelt_and_unmatched_queries_never_return_an_empty_page(platform: Platform,
                                                                    settings: Settings) -> None:
     publish(settings, [change(*p) for p in PRODUCTS])
-    wait_for(lambda: platform.index_stats()["products"] == len(PRODUCTS), 90)
+    wait_for(lambda: platform.index_stats()["searchable"] == len(PRODUCTS), 90)
     wait_for(lambda: bool(platform.skus("santoku")), 10)
 
     typo = platform.search("santoku chef knfie", k=3)
@@ -203,7 +203,7 @@ def test_misspelt_and_unmatched_queries_never_return_an_empty_page(platform: Pla
 def test_snapshot_kill_restart_replays_only_what_is_new(platform: Platform, settings: Settings,
                                                        tmp_path: Path) -> None:
     publish(settings, [change(*p) for p in PRODUCTS])
-    wait_for(lambda: platform.index_stats()["products"] == len(PRODUCTS), 90)
+    wait_for(lambda: platform.index_stats()["searchable"] == len(PRODUCTS), 90)
     queries = ["camping tent", "power tools drill", "kitchen appliance", "hand tools"]
     wait_for(lambda: all(platform.skus(q) for q in queries), 10)
     before = {q: platform.skus(q) for q in queries}
@@ -252,7 +252,7 @@ def test_malformed_catalog_records_go_to_the_dlq_and_the_batch_is_indexed(
     with RecordProducer(settings) as producer:
         producer.send_record(Topics(settings).catalog_changes, "CatalogChange", "untitled",
                              no_title)
-    wait_for(lambda: platform.index_stats()["products"] == 6, 90, what="valid ones indexed")
+    wait_for(lambda: platform.index_stats()["searchable"] == 6, 90, what="valid ones indexed")
     names = Topics(settings)
     dead = read_topic(settings, names.dlq(names.catalog_changes), expected=3)
     assert sorted(d.key for d in dead) == [b"bad-1", b"bad-2", b"untitled"]

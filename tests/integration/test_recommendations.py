@@ -74,7 +74,7 @@ class RecsPlatform:
 
     def load_catalog(self) -> None:
         publish(self.settings, catalog())
-        wait_for(lambda: httpx.get(f"{self.url}/readyz").json()["index"]["products"]
+        wait_for(lambda: httpx.get(f"{self.url}/readyz").json()["index"]["searchable"]
                  == len(CATEGORY_OF), 120, what="catalog indexed")
         time.sleep(1.0)  # the users workers' replicas follow the same topic
 

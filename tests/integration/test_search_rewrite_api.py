@@ -32,7 +32,7 @@ def test_search_says_whether_and_by_which_tier_a_query_was_rewritten(
             "STREAMREC_REWRITE_SMALL_TIMEOUT_S": "2"})
         platform.start()
         publish(settings, [change(*p) for p in PRODUCTS])
-        wait_for(lambda: platform.index_stats()["products"] == len(PRODUCTS), 90,
+        wait_for(lambda: platform.index_stats()["searchable"] == len(PRODUCTS), 90,
                  what="all products indexed")
 
         # the lexical index lags the vectors by up to one refresh: until it has the
