@@ -10,7 +10,11 @@
    candidate cache rewritten. Reports p50/p90/p99/max and how many probes never arrived.
 2. Serving: ``GET /v1/recommendations/{user}?k=10`` from ``--clients`` concurrent
    clients (aiohttp) for ``--serve-seconds`` over the users warmed by step 1; reports
-   requests/s and latency percentiles, per API process count.
+   requests/s, latency percentiles and the API's CPU per request (all its processes).
+   Closed loop by default (each client sends its next request when the last one is
+   answered: the throughput ceiling); ``--serve-rate R`` offers R requests/s in total on
+   a fixed schedule instead (open loop), and each latency counts from the request's
+   scheduled time, so a server that falls behind is charged for the queue it builds.
 
 Starts its own Kafka and Redis, a catalog worker, a users worker and the API
 (``--api-workers`` uvicorn processes). Prints a table and one JSON line.
@@ -40,6 +44,7 @@ import redis
 from bench.live_platform import cpu_seconds, settings_env
 from bench.local_services import bench_settings
 from streamrec.datasets.fashion_catalog import fashion_catalog_changes
+from streamrec.evaluation.live_deployment import tree_cpu_seconds
 from streamrec.platform.processes import free_port, spawn, stop_process_group, wait_until
 from streamrec.redis_keys import RedisKeys
 from streamrec.schemas.records import CatalogChangeIn
@@ -182,30 +187,42 @@ class FreshnessRun:
         self.lost = len(self.pending)
 
 
-async def serve(url: str, users: list[str], clients: int, seconds: float) -> dict[str, float]:
+async def serve(url: str, users: list[str], clients: int, seconds: float,
+                api_pid: int | None = None, rate: float = 0.0) -> dict[str, float]:
+    """Closed loop (``rate`` 0) or ``rate`` requests/s on a fixed schedule (open loop)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    deadline = time.monotonic() + seconds
     rng = random.Random(5)
+    interval = clients / rate if rate > 0 else 0.0  # each client's share of the schedule
 
-    async def client(session: aiohttp.ClientSession) -> None:
-        while time.monotonic() < deadline:
+    async def client(session: aiohttp.ClientSession, n: int, start: float) -> None:
+        due = start + n * interval / clients  # the clients' schedules interleave
+        while (now := time.perf_counter()) < start + seconds:
+            if interval:
+                if due > now:
+                    await asyncio.sleep(due - now)
+                began, due = due, due + interval  # latency from the scheduled time
+            else:
+                began = now
             user = rng.choice(users)
-            started = time.perf_counter()
             async with session.get(f"{url}/v1/recommendations/{user}", params={"k": "10"}) as r:
                 await r.read()
                 statuses[r.status] = statuses.get(r.status, 0) + 1
-            latencies.append((time.perf_counter() - started) * 1000)
+            latencies.append((time.perf_counter() - began) * 1000)
 
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=connector) as session:
-        started = time.monotonic()
-        await asyncio.gather(*(client(session) for _ in range(clients)))
-        elapsed = time.monotonic() - started
-    return {"requests": len(latencies), "requests_per_s": round(len(latencies) / elapsed),
+        cpu_before = tree_cpu_seconds(api_pid) if api_pid else float("nan")
+        start = time.perf_counter()
+        await asyncio.gather(*(client(session, n, start) for n in range(clients)))
+        elapsed = time.perf_counter() - start
+        api_cpu = tree_cpu_seconds(api_pid) - cpu_before if api_pid else float("nan")
+    return {"requests": len(latencies), "offered_per_s": rate or None,
+            "requests_per_s": round(len(latencies) / elapsed),
             "p50_ms": pct(latencies, 50), "p90_ms": pct(latencies, 90),
-            "p99_ms": pct(latencies, 99), "non_200": sum(n for s, n in statuses.items()
-                                                         if s != 200)}
+            "p99_ms": pct(latencies, 99),
+            "api_cpu_ms_per_request": round(api_cpu * 1000 / max(len(latencies), 1), 3),
+            "non_200": sum(n for s, n in statuses.items() if s != 200)}
 
 
 def main() -> None:
@@ -220,6 +237,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--serve-seconds", type=float, default=30.0)
     parser.add_argument("--api-workers", type=int, default=2)
+    parser.add_argument("--serve-rate", type=float, default=0.0,
+                        help="requests/s offered on a schedule (0: closed loop)")
     args = parser.parse_args()
 
     records = [CatalogChangeIn(**r).to_record()
@@ -238,7 +257,8 @@ def main() -> None:
             users_cpu = cpu_seconds(procs.procs["users"].pid) - users_cpu_before
             load_fresh = os.getloadavg()[0]
             warmed = [f"user-{n}" for n in range(min(args.users, 5000))]
-            served = asyncio.run(serve(procs.url, warmed, args.clients, args.serve_seconds))
+            served = asyncio.run(serve(procs.url, warmed, args.clients, args.serve_seconds,
+                                       procs.procs["api"].pid, args.serve_rate))
             load_serve = os.getloadavg()[0]
         finally:
             procs.stop()
@@ -266,7 +286,8 @@ def main() -> None:
           f"(users worker {result['users_worker_cpu_share']} cores, load {load_fresh:.1f})")
     print(f"serving: {served['requests_per_s']} req/s at {args.clients} clients, p50 "
           f"{served['p50_ms']} ms, p90 {served['p90_ms']} ms, p99 {served['p99_ms']} ms, "
-          f"non-200 {served['non_200']} ({args.api_workers} API processes, load "
+          f"non-200 {served['non_200']}, API CPU {served['api_cpu_ms_per_request']} ms per "
+          f"request ({args.api_workers} API processes, load "
           f"{load_serve:.1f})")
     print(json.dumps(result))
 

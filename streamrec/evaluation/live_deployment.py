@@ -63,6 +63,19 @@ def cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """``cpu_seconds`` of ``pid`` plus its live children (uvicorn's worker processes)."""
+    total = cpu_seconds(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if fields[1] == str(pid):
+            total += cpu_seconds(int(stat.parent.name))
+    return total
+
+
 class LiveDeployment:
     """Worker process(es) and one API process; ``env`` adds or overrides STREAMREC_* variables."""
 
@@ -150,6 +163,17 @@ class LiveDeployment:
                     if log.exists() else ""
                 raise RuntimeError(f"the {name} exited with code {proc.returncode}; "
                                    f"last lines of {log}:\n{tail}")
+
+    def restart_api(self, env: dict[str, str], timeout_s: float = 300.0) -> None:
+        """Stop the API and start it again with ``env`` added (e.g. a new model); returns
+        when it answers /readyz with 200 (its index replica caught up again)."""
+        if self.api is not None:
+            stop_process_group(self.api.pid, timeout_s=15)
+            self.api.wait()
+        self.env = {**self.env, **env}
+        self.api = self._spawn(["api", "--port", str(self.api_port)], self.api_log)
+        wait_until(self._ready, timeout_s, "the restarted API", proc=self.api,
+                   log_file=self.api_log, interval_s=0.5)
 
     def stop_worker(self) -> None:
         for proc in self.workers.values():

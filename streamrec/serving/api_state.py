@@ -30,5 +30,7 @@ class ApiState:
     refresh_requester: RefreshRequester
 
 
-def api_state(request: Request) -> ApiState:
+async def api_state(request: Request) -> ApiState:
+    # async: FastAPI runs a plain-def dependency in its thread pool, a thread hand-off per
+    # request for a dictionary lookup
     return request.app.state.streamrec

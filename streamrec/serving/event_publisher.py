@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
 from confluent_kafka import KafkaError, Message
 
 from streamrec.schemas.codec import codec_for
 from streamrec.settings import Settings
+from streamrec.streams.producer_poll_thread import ProducerPollThread
 from streamrec.streams.record_producer import RecordProducer
 from streamrec.streams.topics import Topics
 
@@ -22,13 +22,7 @@ class EventPublisher:
         self.topic = Topics(settings).user_events
         self.codec = codec_for("UserEvent")
         self.producer = RecordProducer(settings, client_id="streamrec-api")
-        self._stop = threading.Event()
-        self._poller = threading.Thread(target=self._poll_loop, name="kafka-poll", daemon=True)
-        self._poller.start()
-
-    def _poll_loop(self) -> None:
-        while not self._stop.is_set():
-            self.producer.poll(0.05)
+        self._poller = ProducerPollThread(self.producer, "kafka-poll")
 
     async def publish(self, records: list[dict[str, Any]]) -> list[str | None]:
         """Produce ``records`` (keyed by user); per record None when acknowledged, else why not."""
@@ -50,9 +44,7 @@ class EventPublisher:
         return [f.result() if f.done() else "Kafka did not acknowledge in time" for f in futures]
 
     def close(self) -> None:
-        self._stop.set()
-        self._poller.join(timeout=2)
-        self.producer.flush(5)
+        self._poller.close()
 
 
 def _settle(future: asyncio.Future[str | None], result: str | None) -> None:
