@@ -21,8 +21,10 @@ Filtering: ``search(..., allowed=mask)`` takes a boolean mask over internal ids 
 example ``category_mask``). Tombstones are always excluded. When the filter leaves at
 most ``exact_search_below`` vectors, or less than ``exact_search_selectivity`` of the
 shard, the shard answers by exact search over them: faster for few vectors, and exact
-where HNSW's filtered search loses recall (it collapses below ~2% selectivity). FAISS pads
-missing results with id ``-1``; those never reach the caller.
+where HNSW's filtered search loses recall (it collapses below ~2% selectivity). A batch
+of queries against a small shard (``exact_batch_below``) is answered by one matrix product
+over all its vectors, tombstones and filtered-out rows masked. FAISS pads missing results
+with id ``-1``; those never reach the caller.
 
 Not thread-safe: ``ShardedIndex`` serialises mutations against searches.
 """
@@ -76,6 +78,10 @@ def _grow(array: np.ndarray, needed: int) -> np.ndarray:
     grown = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
     grown[: array.shape[0]] = array
     return grown
+
+
+EXACT_BATCH_SCORES = 8_000_000
+"""Scores (float32) per matrix product of ``_exact_batch``: 32 MB."""
 
 
 class HnswShard:
@@ -330,6 +336,8 @@ class HnswShard:
         count = len(self._ids) if mask is None else int(np.count_nonzero(mask))
         if count == 0:
             return [[] for _ in range(len(queries))]
+        if len(queries) >= self.config.exact_batch_min and total <= self.config.exact_batch_below:
+            return self._exact_batch(queries, min(k, count), mask)
         selective = count < self.config.exact_search_selectivity * len(self._ids)
         if mask is not None and (count <= self.config.exact_search_below or selective):
             return self._exact_search(queries, k, np.flatnonzero(mask))
@@ -374,6 +382,29 @@ class HnswShard:
             for score, i in zip(scores.tolist(), ids.tolist(), strict=True)
             if i >= 0 and skus[i] is not None
         ]
+
+    def _exact_batch(self, queries: np.ndarray, k: int, mask: np.ndarray | None
+                     ) -> list[list[SearchHit]]:
+        """Best ``k`` (<= the rows ``mask`` allows) of every query over the whole shard."""
+        total = self.total
+        stored = self._stored(np.arange(total)) if self.config.storage == "fp16" else \
+            self._stored(slice(0, total))  # a view for flat storage and sq8's raw rows
+        out: list[list[SearchHit]] = []
+        step = max(1, EXACT_BATCH_SCORES // total)  # bounds the score matrix's memory
+        for start in range(0, len(queries), step):
+            scores = queries[start:start + step] @ stored.T
+            if mask is not None:
+                scores[:, ~mask] = -np.inf  # k never exceeds the allowed rows: none returned
+            if k < total:
+                top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            else:
+                top = np.broadcast_to(np.arange(total), scores.shape)
+            top_scores = np.take_along_axis(scores, top, axis=1)
+            order = np.argsort(-top_scores, axis=1, kind="stable")
+            out += [self._hits(s, i) for s, i in zip(
+                np.take_along_axis(top_scores, order, axis=1),
+                np.take_along_axis(top, order, axis=1), strict=True)]
+        return out
 
     def _exact_search(self, queries: np.ndarray, k: int, ids: np.ndarray) -> list[list[SearchHit]]:
         """Brute force over a few internal ids (faiss.knn: no BLAS thread pile-up)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from streamrec.indexer import hnsw_shard
 from streamrec.indexer.hnsw_shard import HnswShard
 from streamrec.indexer.index_config import IndexConfig
 
@@ -12,8 +13,8 @@ def unit_vectors(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-# exact_search_below=0: every search goes through the HNSW graph and its selector
-GRAPH_ONLY = IndexConfig(hnsw_m=16, ef_construction=40, exact_search_below=0)
+# exact_*_below=0: every search goes through the HNSW graph and its selector
+GRAPH_ONLY = IndexConfig(hnsw_m=16, ef_construction=40, exact_search_below=0, exact_batch_below=0)
 
 
 def filled(vectors: np.ndarray, config: IndexConfig = GRAPH_ONLY) -> HnswShard:
@@ -198,3 +199,40 @@ def test_replaying_an_unchanged_vector_adds_nothing(vectors: np.ndarray) -> None
     shard.rebuild()
     assert shard.upsert_many([f"s{i}" for i in range(len(vectors))], vectors) == 0
     assert shard.total == len(vectors)
+
+
+@pytest.mark.parametrize("storage", ["flat", "fp16", "sq8"])
+def test_query_batches_on_a_small_shard_are_exact_and_skip_tombstones_and_filters(
+        vectors: np.ndarray, storage: str) -> None:
+    shard = filled(vectors, IndexConfig(storage=storage, exact_search_below=0,
+                                        exact_batch_below=10_000, exact_batch_min=4))
+    shard.delete("s3")
+    shard.upsert("s5", vectors[6])  # a new internal id; the old row is a tombstone
+    allowed = np.zeros(shard.total, dtype=bool)
+    allowed[:60] = True
+    queries = vectors[:8]
+    current = vectors.copy()
+    current[5] = vectors[6]
+    for mask, candidates in ((None, [i for i in range(len(vectors)) if i != 3]),
+                             (allowed, [i for i in range(60) if i not in (3, 5)])):
+        found = shard.search(queries, 7, allowed=mask)
+        for query, hits in zip(queries, found, strict=True):
+            scores = current[candidates] @ query
+            expected = [f"s{candidates[i]}" for i in np.argsort(-scores, kind="stable")[:7]]
+            atol = {"flat": 1e-6, "fp16": 1e-3, "sq8": 1e-2}[storage]  # what storage rounds
+            assert np.allclose([h.score for h in hits], np.sort(scores)[::-1][:7], atol=atol)
+            if storage == "flat":
+                assert [h.sku for h in hits] == expected
+    # k beyond what the filter allows: every allowed live row, no padding
+    assert len(shard.search(queries, 500, allowed=allowed)[0]) == 58
+
+
+def test_exact_batches_give_the_same_answer_in_memory_bounded_chunks(
+        vectors: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    shard = filled(vectors, IndexConfig(exact_search_below=0, exact_batch_min=4))
+    whole = shard.search(vectors[:9], 5)
+    monkeypatch.setattr(hnsw_shard, "EXACT_BATCH_SCORES", 2 * shard.total)  # 2 rows a chunk
+    chunked = shard.search(vectors[:9], 5)
+    assert [[h.sku for h in hits] for hits in chunked] == [[h.sku for h in hits] for hits in whole]
+    assert np.allclose([h.score for hits in chunked for h in hits],  # BLAS rounds per shape
+                       [h.score for hits in whole for h in hits], atol=1e-6)

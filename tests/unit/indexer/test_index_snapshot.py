@@ -25,7 +25,8 @@ def unit_vectors(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
 
 
 def catalog(config: IndexConfig | None = None, router=None) -> tuple[ShardedIndex, np.ndarray]:
-    config = config or IndexConfig(hnsw_m=16, ef_construction=40, exact_search_below=0)
+    config = config or IndexConfig(hnsw_m=16, ef_construction=40, exact_search_below=0,
+                                   exact_batch_below=0)
     vectors = unit_vectors(300, 32, seed=4)
     index = ShardedIndex(32, "model-a", router, config)
     index.upsert_many(
@@ -49,7 +50,8 @@ def results(index: ShardedIndex, vectors: np.ndarray) -> list:
 @pytest.mark.parametrize("storage", ["flat", "sq8"])
 @pytest.mark.parametrize("router", [None, HashShardRouter(3)])
 def test_round_trip_gives_identical_search_results(tmp_path, storage: str, router) -> None:
-    config = IndexConfig(hnsw_m=16, ef_construction=40, exact_search_below=0, storage=storage)
+    config = IndexConfig(hnsw_m=16, ef_construction=40, exact_search_below=0, exact_batch_below=0,
+                         storage=storage)
     index, vectors = catalog(config, router)
     path = write_snapshot(index, tmp_path, {0: 120, "1": 7})
     assert path.parent == tmp_path and path.name.startswith("snapshot-")
