@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     index_hnsw_m: int = 32
     index_ef_construction: int = 200
     """200 vs 80: recall@10 at efSearch 64 from 0.959 to 0.999 on 300k vectors (bench_ann)."""
+    index_small_shard_ef_construction: int = 100
+    """...and this one while a shard holds fewer than 250,000 vectors: inserts 2.1x cheaper,
+    recall@10 0.994 vs 0.996 on 53,667 real title vectors (see ``IndexConfig``)."""
     index_ef_search: int = 64
     index_storage: str = "flat"
     """``flat`` (float32), ``fp16`` or ``sq8``."""

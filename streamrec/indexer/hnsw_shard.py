@@ -230,6 +230,7 @@ class HnswShard:
         if self._raw is not None:
             self._raw = _grow(self._raw, end)
             self._raw[start:end] = vectors
+        self._index.hnsw.efConstruction = self.config.ef_construction_at(end)
         self._index.add(vectors)
         self._live[start:end] = True
         self._codes[start:end] = codes

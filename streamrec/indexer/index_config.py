@@ -21,6 +21,14 @@ class IndexConfig:
     """Graph degree (2*M links on layer 0): higher is better recall, more memory, slower build."""
     ef_construction: int = 200
     """Candidate list while inserting: higher is a better graph and a slower build."""
+    small_shard_ef_construction: int = 100
+    """efConstruction (at most ``ef_construction``) while a shard holds fewer than
+    ``small_shard_below`` vectors. Every product change pays one insert in each replica
+    (API processes, users worker): on 53,667 real MiniLM Home Depot title vectors, 100
+    inserts 2.1x faster than 200 (0.30 vs 0.63 ms a vector on one thread) for recall@10
+    at efSearch 64 of 0.994 vs 0.996 (bench_ann --vectors); on big shards the graph's
+    quality matters more (1M synthetic: 0.921 at efConstruction 80 vs 0.989 at 200)."""
+    small_shard_below: int = 250_000
     ef_search: int = 64
     """Base efSearch for k=10 on an unfiltered shard; ``choose_ef_search`` scales it."""
     max_ef_search: int = 1024
@@ -56,8 +64,16 @@ class IndexConfig:
     def __post_init__(self) -> None:
         if self.storage not in STORAGES:
             raise ValueError(f"storage must be one of {STORAGES}, not {self.storage!r}")
-        if self.hnsw_m < 2 or self.ef_construction < 1 or self.ef_search < 1:
-            raise ValueError("hnsw_m must be >= 2 and ef_construction, ef_search >= 1")
+        if self.hnsw_m < 2 or min(self.ef_construction, self.small_shard_ef_construction,
+                                  self.ef_search) < 1:
+            raise ValueError("hnsw_m must be >= 2 and ef_construction, "
+                             "small_shard_ef_construction, ef_search >= 1")
+
+    def ef_construction_at(self, size: int) -> int:
+        """The efConstruction for inserts into a shard that will hold ``size`` vectors."""
+        if size < self.small_shard_below:
+            return min(self.ef_construction, self.small_shard_ef_construction)
+        return self.ef_construction
         if self.refine_factor < 1:
             raise ValueError("refine_factor must be >= 1")
         if not 0.0 < self.compaction_ratio <= 1.0:

@@ -22,6 +22,7 @@ def index_config(settings: Settings) -> IndexConfig:
     return IndexConfig(
         hnsw_m=settings.index_hnsw_m,
         ef_construction=settings.index_ef_construction,
+        small_shard_ef_construction=settings.index_small_shard_ef_construction,
         ef_search=settings.index_ef_search,
         storage=settings.index_storage,
         compaction_ratio=settings.index_compaction_ratio,

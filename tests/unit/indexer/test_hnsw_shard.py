@@ -236,3 +236,15 @@ def test_exact_batches_give_the_same_answer_in_memory_bounded_chunks(
     assert [[h.sku for h in hits] for hits in chunked] == [[h.sku for h in hits] for hits in whole]
     assert np.allclose([h.score for hits in chunked for h in hits],  # BLAS rounds per shape
                        [h.score for hits in whole for h in hits], atol=1e-6)
+
+
+def test_small_shards_insert_with_the_cheaper_ef_construction(vectors: np.ndarray) -> None:
+    config = IndexConfig(hnsw_m=16, ef_construction=200, small_shard_ef_construction=50,
+                         small_shard_below=100)
+    shard = HnswShard(vectors.shape[1], config)
+    shard.upsert_many([f"s{i}" for i in range(60)], vectors[:60])
+    assert shard._index.hnsw.efConstruction == 50
+    shard.upsert_many([f"s{i}" for i in range(60, 110)], vectors[60:110])  # passes 100
+    assert shard._index.hnsw.efConstruction == 200
+    assert IndexConfig(ef_construction=40).ef_construction_at(10) == 40  # never above it
+    assert [h.sku for h in shard.search(vectors[70:71], 1)[0]] == ["s70"]
