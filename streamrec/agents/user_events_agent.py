@@ -75,6 +75,7 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
     applied_count: dict[str, int] = {}  # user -> event_count of the last applied profile
     first_event_at: dict[str, float] = {}  # user -> when the oldest unrefreshed event arrived
     last_active: dict[str, float] = {}
+    warming: set[str] = set()  # users the cache warmer queued (their refresh's metric label)
     state: dict[str, Any] = {}
 
     def components() -> Any:
@@ -206,8 +207,13 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
         else:
             due = debouncer.due(now)
         if due:
+            warmed = warming.intersection(due)
+            warming.difference_update(warmed)
             with _survive("candidate refresh"):
-                await refresh(due, "event")
+                for users, reason in (([u for u in due if u not in warmed], "event"),
+                                      ([u for u in due if u in warmed], "warmed")):
+                    if users:
+                        await refresh(users, reason)
 
     @ctx.app.timer(interval=0.5, name="refresh-requests")
     async def serve_refresh_requests() -> None:
@@ -233,7 +239,7 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
 
     @ctx.app.timer(interval=settings.recs_warm_interval_s, name="cache-warmer")
     async def warm_stale_caches() -> None:
-        """Refresh recently active users whose cached list expired or is missing."""
+        """Queue a refresh of recently active users whose cached list expired or is missing."""
         if "recs" not in state:
             return
         horizon = time.monotonic() - settings.recs_warm_active_s
@@ -249,6 +255,11 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
             for user in users:
                 pipe.exists(cache.keys.user_candidates(user))
             exists = await pipe.execute()
-            stale = [u for u, present in zip(users, exists, strict=True) if not present]
-            if stale:
-                await refresh(stale, "warmed")
+            # queued, not refreshed here: the token bucket of ``refresh_due_users`` paces
+            # them with the events' refreshes (a burst of thousands of full refreshes
+            # after a traffic spike would otherwise delay every event behind it)
+            now = time.monotonic()
+            for user, present in zip(users, exists, strict=True):
+                if not present and user not in debouncer:
+                    warming.add(user)
+                    debouncer.mark(user, now)

@@ -39,6 +39,10 @@ class RefreshDebouncer:
     def __len__(self) -> int:
         return len(self._pending)
 
+    def __contains__(self, user_id: object) -> bool:
+        """Whether a refresh of the user is pending."""
+        return user_id in self._pending
+
     def mark(self, user_id: str, now: float, urgent: bool = False) -> None:
         """An event for the user was applied at ``now``. ``urgent``: due after ``delay_s``
         whatever the minimum interval (e.g. the user's cached list is missing)."""

@@ -50,3 +50,11 @@ def test_a_limit_leaves_the_rest_due_and_urgent_skips_the_interval():
     assert d.next_due_in(1.1) == pytest.approx(4.9)
     d.mark("a", 1.2, urgent=True)  # e.g. its list went missing
     assert d.due(1.3) == ["a"] and d.next_due_in(1.3) is None
+
+
+def test_membership_says_whether_a_refresh_is_pending():
+    d = debouncer()
+    d.mark("u1", 0.0)
+    assert "u1" in d and "u2" not in d
+    assert d.due(1.0) == ["u1"]
+    assert "u1" not in d
