@@ -119,7 +119,11 @@ class Settings(BaseSettings):
     of interest shows (tests/integration/test_recommendations.py), so it is not the
     default yet."""
     recs_variant: str = "default"
-    """Experiment variant recorded on every impression."""
+    """Experiment variant recorded on every impression (and in each response)."""
+    recs_rerank_model_path: Path | None = None
+    """A model file from ``streamrec train reranker --from impressions``: the API scores
+    recommendations with it instead of the linear default. A missing file or one trained
+    on other features stops the API at start-up with the reason (no silent fallback)."""
     recs_warm_interval_s: float = 30.0
     """How often the cache warmer looks for recently active users with stale caches."""
     recs_warm_active_s: float = 3600.0

@@ -197,10 +197,17 @@ def eval_recs(
     set_: Sets = None,
     bootstrap: Bootstrap = None,
     redis_url: RedisUrl = None,
+    loop_users: Annotated[int, typer.Option(
+        help="Close the feedback loop first (amazon_games): serve this many other held-out "
+             "users, click their target when shown, train the rerank model from the "
+             "impressions and clicks, then score the evaluation users with the default "
+             "and with the learned scorer (0: off)")] = 0,
+    loop_k: Annotated[int, typer.Option(help="Items shown to each logging user")] = 50,
 ) -> None:
     """Next-item recommendations: HR@k, NDCG@k, MRR@k, coverage and the share of fallback
     answers of /v1/recommendations, with the transition and popularity baselines
-    measured in the same run (k=10 on Amazon Games, 20 on YOOCHOOSE)."""
+    measured in the same run (k=10 on Amazon Games, 20 on YOOCHOOSE); with --loop-users,
+    also the rerank model learned from logged impressions (row live_learned)."""
     from streamrec.evaluation.recs_evaluation import (
         RecsEvaluationConfig,
         dataset_name,
@@ -217,11 +224,14 @@ def eval_recs(
     config = RecsEvaluationConfig(
         data_dir=data_dir, dataset=name, eval_users=eval_users,
         limit_background=limit_background, limit_items=limit_items, seed=seed, env=env,
-        bootstrap=bootstrap, redis_url=redis_url)
+        bootstrap=bootstrap, redis_url=redis_url, loop_users=loop_users, loop_k=loop_k,
+        loop_model_path=out / "recs-reranker.json" if loop_users else None)
+    if loop_users and name != "amazon-games":
+        raise _fail("--loop-users runs on amazon_games only")
     _check_data(config.data_files(), data_dir, f"{name} sequences")
     parameters = {"dataset": name, "eval_users": eval_users,
                   "limit_background": limit_background, "limit_items": limit_items,
-                  "seed": seed}
+                  "seed": seed, "loop_users": loop_users, "loop_k": loop_k}
     _run_and_report("recs", f"Recommendation quality ({name}) through the live system",
                     run_recs_evaluation, config, overrides,
                     {"STREAMREC_INDEX_SNAPSHOT_INTERVAL_S": "0", **env}, parameters, out)

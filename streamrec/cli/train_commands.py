@@ -1,5 +1,6 @@
 """``streamrec train reranker`` / ``train cross-encoder``: learn the search rerankers from
-relevance judgments."""
+relevance judgments, or (``train reranker --from impressions``) the recommendations
+rerank model from logged impressions and the clicks that followed them."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ train_app = typer.Typer(help="Train the learned parts of the platform.", no_args
 console = Console()
 
 DEFAULT_MODEL_NAME = "lightgbm-reranker.json"
+RECS_MODEL_NAME = "lightgbm-recs-reranker.json"
+SOURCES = ("judgments", "impressions")
 
 
 @contextlib.contextmanager
@@ -55,18 +58,45 @@ def reranker(
     data_dir: Annotated[Path | None, typer.Option(
         help="folder holding homedepot/products.csv (default: STREAMREC_DATA_DIR)")] = None,
     output: Annotated[Path | None, typer.Option(
-        help=f"model file (default: <cache_dir>/rerank/{DEFAULT_MODEL_NAME})")] = None,
+        help=f"model file (default: <cache_dir>/rerank/{DEFAULT_MODEL_NAME}; --from "
+             f"impressions: <cache_dir>/rerank/{RECS_MODEL_NAME})")] = None,
     depth: Annotated[int, typer.Option(help="candidates per query (the serving max depth)")]
     = 100,
     max_rounds: Annotated[int, typer.Option(help="boosting rounds at most")] = 600,
     limit_products: Annotated[int | None, typer.Option(help="first N products (smoke test)")]
     = None,
+    source: Annotated[str, typer.Option(
+        "--from", help="judgments: the search reranker from relevance judgments; "
+                       "impressions: the recommendations reranker from recs.impressions "
+                       "and the clicks in user.events")] = "judgments",
+    bootstrap: Annotated[str | None, typer.Option(
+        help="--from impressions: Kafka (default: STREAMREC_KAFKA_BOOTSTRAP)")] = None,
+    topic_prefix: Annotated[str | None, typer.Option(
+        help="--from impressions: topic prefix (default: STREAMREC_TOPIC_PREFIX)")] = None,
+    window_s: Annotated[float, typer.Option(
+        help="--from impressions: a click without a request_id counts for the user's "
+             "latest impression of that sku at most this many seconds before it")] = 1800.0,
+    variant: Annotated[str | None, typer.Option(
+        help="--from impressions: learn only from impressions of this variant")] = None,
+    validation_share: Annotated[float, typer.Option(
+        help="--from impressions: share of impressions held out (by request id hash)")] = 0.2,
 ) -> None:
-    """Train the LightGBM lambdarank reranker on the API's own hybrid candidates.
+    """Train a LightGBM lambdarank reranker.
 
-    Queries are split by a hash of their text into train / validation / test; every
+    --from judgments (default): the search reranker, on the API's own hybrid candidates;
+    queries are split by a hash of their text into train / validation / test; every
     figure printed is on the test queries only.
+
+    --from impressions: the recommendations reranker, on the features the rerank stage
+    logged with each impression, labelled by the clicks, add-to-carts and purchases
+    that followed (serve it with STREAMREC_RECS_RERANK_MODEL_PATH).
     """
+    if source not in SOURCES:
+        raise typer.BadParameter(f"--from must be one of {', '.join(SOURCES)}")
+    if source == "impressions":
+        _train_from_impressions(output, bootstrap, topic_prefix, window_s, variant,
+                                validation_share, max_rounds)
+        return
     # heavy imports (LightGBM, FAISS, ONNX Runtime) stay inside the command
     from streamrec.datasets.errors import DatasetFormatError, DatasetMissingError
     from streamrec.indexer.index_settings import encoder_config
@@ -97,6 +127,42 @@ def reranker(
     console.print(table)
     console.print(f"model written to {result.model_path}; serve it with "
                   f"STREAMREC_RERANK_MODEL_PATH={result.model_path}")
+
+
+def _train_from_impressions(output: Path | None, bootstrap: str | None,
+                            topic_prefix: str | None, window_s: float, variant: str | None,
+                            validation_share: float, max_rounds: int) -> None:
+    from streamrec.recs.impression_training_run import (
+        NothingToLearnError,
+        train_from_impressions,
+    )
+
+    settings = load_settings(kafka_bootstrap=bootstrap, topic_prefix=topic_prefix)
+    target = output or settings.cache_dir / "rerank" / RECS_MODEL_NAME
+    with phase_bars() as phase:
+        try:
+            run = train_from_impressions(settings, target, window_s=window_s, variant=variant,
+                                         validation_share=validation_share,
+                                         max_rounds=max_rounds, on_phase=phase)
+        except (NothingToLearnError, LookupError, ConnectionError, TimeoutError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=1) from exc
+    m = run.metrics
+    table = Table(title=f"{m['groups']} impressions with feedback ({m['rows']} rows, "
+                        f"{m['positives']} positives; best round {m['best_round']})")
+    table.add_column("validation impressions")
+    table.add_column("NDCG@10", justify="right")
+    for name, key in (("as logged (served order, diversified)",
+                       "validation_ndcg_at_10_logged"),
+                      ("linear default scorer", "validation_ndcg_at_10_linear"),
+                      ("learned model", "validation_ndcg_at_10_model")):
+        value = m[key]
+        table.add_row(f"{name} ({m['validation_groups']})",
+                      "-" if value is None else f"{value:.4f}")
+    console.print(table)
+    console.print(f"join: {run.join}")
+    console.print(f"model written to {run.model_path}; serve it with "
+                  f"STREAMREC_RECS_RERANK_MODEL_PATH={run.model_path}")
 
 
 CROSS_ENCODER_MODEL_NAME = "cross-encoder-minilm.json"

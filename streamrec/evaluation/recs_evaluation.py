@@ -17,6 +17,11 @@ worker (``--role users``) and the API, each with the run's ``STREAMREC_*`` overr
    target: HR@K, NDCG@K, MRR@K, coverage (distinct recommended items / catalog size),
    the share of fallback answers, and whether the target was among the user's cached
    candidates at all (candidate recall, to tell generation from ranking losses).
+   With ``loop_users`` (Amazon Games only), a disjoint set of logging users closes the
+   feedback loop first (``streamrec.evaluation.feedback_loop``): served at ``loop_k``,
+   they click their target when shown, a model is trained from those impressions and
+   clicks through Kafka, and after the default pass the API restarts with it and the
+   same evaluation users are asked again (``live_learned``).
 4. Baselines, offline on exactly the data the live system saw (background sequences
    plus the evaluation histories): popularity and item-to-item transitions
    (``streamrec.evaluation.next_item_baselines``), scored on the same users.
@@ -67,6 +72,13 @@ from streamrec.datasets.yoochoose_clicks import (
     yoochoose_sessions,
 )
 from streamrec.evaluation.deployment_services import deployment_settings
+from streamrec.evaluation.feedback_loop import (
+    LoggingCase,
+    learned_env,
+    logging_pass,
+    train_model,
+    wait_for_impressions,
+)
 from streamrec.evaluation.live_deployment import LiveDeployment, metric_sum
 from streamrec.evaluation.next_item_baselines import (
     NextItemScores,
@@ -123,6 +135,12 @@ class RecsEvaluationConfig:
     details: Path | None = None
     """Write one JSON line per evaluation user here."""
     keep_logs: Path | None = None
+    loop_users: int = 0
+    """Logging users of the feedback loop (0: no loop)."""
+    loop_k: int = 50
+    """How many items each logging user is shown."""
+    loop_model_path: Path | None = None
+    """Where the loop writes its model (default: inside the run's temporary state)."""
 
     def data_files(self) -> list[Path]:
         return dataset_files(self.data_dir, self.dataset)
@@ -152,10 +170,13 @@ class Workload:
     cases: list[EvalCase]
     baseline_variants: dict[str, bool] = field(default_factory=dict)
     """Baseline name suffix -> exclude history items."""
+    loop_cases: list[EvalCase] = field(default_factory=list)
+    """The feedback loop's logging users (history streamed, target held out)."""
 
     def training_sequences(self) -> list[list[str]]:
         """What the live system saw: background sequences plus the evaluation histories."""
-        return [*self.background_sequences, *(case.history for case in self.cases)]
+        return [*self.background_sequences,
+                *(case.history for case in [*self.cases, *self.loop_cases])]
 
 
 def _event_record(event: dict[str, Any]) -> dict[str, Any]:
@@ -163,13 +184,18 @@ def _event_record(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def amazon_games_workload(data_dir: Path, eval_users: int, limit_background: int | None,
-                          limit_items: int | None, seed: int) -> Workload:
+                          limit_items: int | None, seed: int, loop_users: int = 0
+                          ) -> Workload:
     catalog = [CatalogChangeIn(**c).to_record()
                for c in amazon_games_catalog_changes(data_dir, limit=limit_items)]
     cases = list(amazon_games_cases(data_dir))
     rng = random.Random(seed)
     held_out = rng.sample(range(len(cases)), min(eval_users, len(cases)))
-    eval_ids = {cases[i].user_id for i in held_out}
+    # drawn after the evaluation users, from the rest: the evaluation sample is the same
+    # with or without a loop
+    rest = sorted(set(range(len(cases))) - set(held_out))
+    logging = rng.sample(rest, min(loop_users, len(rest)))
+    eval_ids = {cases[i].user_id for i in [*held_out, *logging]}
     background_ids = [c.user_id for c in cases if c.user_id not in eval_ids]
     if limit_background is not None:
         background_ids = background_ids[:limit_background]
@@ -184,14 +210,17 @@ def amazon_games_workload(data_dir: Path, eval_users: int, limit_background: int
     for event in amazon_games_user_events(data_dir, include_target=False):
         if event["user_id"] in eval_ids:
             eval_events[event["user_id"]].append(_event_record(event))
-    eval_cases = [EvalCase(cases[i].user_id, cases[i].history, cases[i].target,
-                           eval_events[cases[i].user_id]) for i in held_out]
+    eval_cases, loop_cases = ([EvalCase(cases[i].user_id, cases[i].history, cases[i].target,
+                                        eval_events[cases[i].user_id]) for i in chosen]
+                              for chosen in (held_out, logging))
     return Workload("amazon-games", 10, catalog, background, len(sequences),
-                    list(sequences.values()), eval_cases, {"": True})
+                    list(sequences.values()), eval_cases, {"": True}, loop_cases)
 
 
 def yoochoose_workload(data_dir: Path, eval_users: int, limit_background: int | None,
-                       limit_items: int | None, seed: int) -> Workload:
+                       limit_items: int | None, seed: int, loop_users: int = 0) -> Workload:
+    if loop_users:
+        raise ValueError("the feedback loop (--loop-users) runs on amazon_games only")
     catalog = [CatalogChangeIn(**c).to_record()
                for c in yoochoose_catalog_changes(data_dir, limit=limit_items)]
     background = [_event_record(e) for e in yoochoose_click_events(
@@ -464,22 +493,23 @@ def run_live(args: RecsEvaluationConfig, work: Workload, phases: Phases) -> dict
                         "events_per_s": round(len(work.background)
                                               / (time.perf_counter() - bg_started), 1),
                         "holds": streamer.holds}
-                records = [r for case in work.cases for r in case.events]
+                records = [r for case in [*work.cases, *work.loop_cases] for r in case.events]
                 with phases.phase("evaluation histories", len(records)) as advance:
                     ev_started = time.perf_counter()
                     streamer.stream(records, len(records), "evaluation", advance)
                     ready = wait_for_caches(deployment, work.cases, args.settle_timeout)
+                    wait_for_caches(deployment, work.loop_cases, args.settle_timeout)
                     out["eval_stream"] = {
                         "events": len(records), "users": len(work.cases),
                         "caches_ready": ready,
                         "events_per_s": round(len(records)
                                               / (time.perf_counter() - ev_started), 1)}
+                if work.loop_cases:
+                    out["loop"] = run_logging_and_training(
+                        args, work, deployment, producer, settings, phases)
             with phases.phase("requests", len(work.cases)) as advance:
                 out["responses"], latencies = ask_all(deployment, work, advance)
-                out["request_ms"] = {
-                    "p50": round(1000 * statistics.median(latencies), 1),
-                    "p99": round(1000 * sorted(latencies)[int(0.99 * (len(latencies) - 1))], 1),
-                }
+                out["request_ms"] = latency_summary(latencies)
                 out["cached"] = deployment.cached_target_ranks(work.cases)
                 out["cached_lists"] = deployment.cached_lists(work.cases)
                 info = deployment.redis.info("memory")
@@ -492,6 +522,15 @@ def run_live(args: RecsEvaluationConfig, work: Workload, phases: Phases) -> dict
                 out["dead_lettered"] = int(metric_sum(
                     text, "streamrec_agent_records_total", agent=USER_AGENT,
                     outcome="dead_lettered"))
+            if work.loop_cases:
+                with phases.phase("API restart with the learned model"):
+                    restart_started = time.perf_counter()
+                    deployment.live.restart_api(learned_env(Path(out["loop"]["training"]
+                                                                 ["model_path"])))
+                    out["loop"]["restart_s"] = round(time.perf_counter() - restart_started, 1)
+                with phases.phase("requests, learned scorer", len(work.cases)) as advance:
+                    out["responses_learned"], latencies = ask_all(deployment, work, advance)
+                    out["request_ms_learned"] = latency_summary(latencies)
         finally:
             deployment.stop()
             out["refresh_failures"] = failure_lines(deployment.log_dir / "worker-users.log")
@@ -500,6 +539,34 @@ def run_live(args: RecsEvaluationConfig, work: Workload, phases: Phases) -> dict
                 for log in deployment.log_dir.glob("*.log"):
                     shutil.copy(log, args.keep_logs / log.name)
     return out
+
+
+def latency_summary(latencies: list[float]) -> dict[str, float]:
+    return {"p50": round(1000 * statistics.median(latencies), 1),
+            "p99": round(1000 * sorted(latencies)[int(0.99 * (len(latencies) - 1))], 1)}
+
+
+def run_logging_and_training(args: RecsEvaluationConfig, work: Workload,
+                             deployment: Deployment, producer: RecordProducer,
+                             settings: Settings, phases: Phases) -> dict[str, Any]:
+    """The feedback loop's first half: logging pass with clicks, then training."""
+    topics = Topics(settings)
+    cases = [LoggingCase(c.user_id, c.target, max((int(e["ts"]) for e in c.events), default=0))
+             for c in work.loop_cases]
+    with phases.phase(f"feedback loop: serve {len(cases)} logging users at "
+                      f"k={args.loop_k}, click targets", len(cases)) as advance:
+        logged = logging_pass(deployment, producer, topics.user_events, cases, args.loop_k,
+                              advance)
+        wait_for_impressions(settings, len(cases))
+    with phases.phase("feedback loop: train from recs.impressions + user.events"):
+        training = train_model(settings, args.loop_model_path
+                               or Path(settings.state_dir) / "recs-reranker.json")
+    phases.progress.log(
+        f"loop: {logged['clicks']} clicks of {logged['users']} logging users; model "
+        f"validation NDCG@10 {training['validation_ndcg_at_10_model']} vs linear "
+        f"{training['validation_ndcg_at_10_linear']} vs logged order "
+        f"{training['validation_ndcg_at_10_logged']}")
+    return {"logging": logged, "training": training}
 
 
 def failure_lines(log: Path, limit: int = 3) -> list[str]:
@@ -609,6 +676,9 @@ def score(args: RecsEvaluationConfig, work: Workload, live: dict[str, Any],
     metrics = {"live": {**live_scores.summary(catalog_size),
                         "fallback_share": round(served["fallback"] / max(n, 1), 4),
                         "served_from": dict(served)}}
+    if "responses_learned" in live:
+        metrics["live_learned"] = learned_summary(work, live["responses_learned"],
+                                                  catalog_size)
     metrics.update({name: s.summary(catalog_size) for name, s in baselines.items()})
     diagnosis = {
         "live_items_by_source": dict(source_items.most_common()),
@@ -655,7 +725,22 @@ def score(args: RecsEvaluationConfig, work: Workload, live: dict[str, Any],
 
 
 
-def recs_metric_rows(scored: dict[str, Any], k: int, request_ms: dict[str, float]
+def learned_summary(work: Workload, responses: list[dict[str, Any]], catalog_size: int
+                    ) -> dict[str, Any]:
+    """The evaluation users' answers after the API reloaded with the learned model."""
+    scores = NextItemScores(work.k)
+    served: Counter[str] = Counter()
+    for case, body in zip(work.cases, responses, strict=True):
+        scores.add([item["sku"] for item in body["items"]], case.target)
+        served[body["served_from"]] += 1
+    return {**scores.summary(catalog_size),
+            "fallback_share": round(served["fallback"] / max(len(responses), 1), 4),
+            "served_from": dict(served),
+            "variants": dict(Counter(body.get("variant") for body in responses))}
+
+
+def recs_metric_rows(scored: dict[str, Any], k: int, request_ms: dict[str, float],
+                     request_ms_by_system: dict[str, dict[str, float]] | None = None
                      ) -> dict[str, dict[str, Any]]:
     """The report's metrics: one row per system (live, then each baseline)."""
     rows: dict[str, dict[str, Any]] = {}
@@ -663,10 +748,11 @@ def recs_metric_rows(scored: dict[str, Any], k: int, request_ms: dict[str, float
         row = {key: m[key] for key in (f"hr@{k}", f"ndcg@{k}", f"mrr@{k}", "coverage",
                                        "queries") if key in m}
         if "fallback_share" in m:
+            latency = (request_ms_by_system or {}).get(name, request_ms)
             row["fallback_share"] = m["fallback_share"]
             row["target_in_candidate_cache"] = scored["diagnosis"]["target_in_candidate_cache"]
-            row["request_p50_ms"] = request_ms.get("p50")
-            row["request_p99_ms"] = request_ms.get("p99")
+            row["request_p50_ms"] = latency.get("p50")
+            row["request_p99_ms"] = latency.get("p99")
         rows[name] = row
     return rows
 
@@ -681,13 +767,14 @@ def run_recs_evaluation(config: RecsEvaluationConfig, progress: PhaseProgress | 
     with phases.phase("reading the data set"):
         work = WORKLOADS[config.dataset](config.data_dir, config.eval_users,
                                          config.limit_background, config.limit_items,
-                                         config.seed)
+                                         config.seed, loop_users=config.loop_users)
     if not work.cases:
         raise ValueError(f"{config.dataset}: no evaluation user in {config.data_dir}")
     phases.progress.log(
         f"{work.dataset}: {len(work.catalog)} items, {work.background_users} background "
         f"users/sessions ({len(work.background)} events), {len(work.cases)} evaluation "
-        f"users ({sum(len(c.events) for c in work.cases)} events)")
+        f"users ({sum(len(c.events) for c in work.cases)} events), {len(work.loop_cases)} "
+        "logging users")
     live = run_live(config, work, phases)
     scored = score(config, work, live, phases)
     return {
@@ -700,11 +787,17 @@ def run_recs_evaluation(config: RecsEvaluationConfig, progress: PhaseProgress | 
             "background_events": len(work.background),
             "eval_users": len(work.cases),
             "eval_events": sum(len(c.events) for c in work.cases),
+            "loop_users": len(work.loop_cases),
             "caches_ready": live["eval_stream"]["caches_ready"],
             "dead_lettered": live["dead_lettered"],
         },
         "metrics": scored["metrics"],
-        "report_metrics": recs_metric_rows(scored, work.k, live["request_ms"]),
+        "report_metrics": recs_metric_rows(
+            scored, work.k, live["request_ms"],
+            {"live_learned": live["request_ms_learned"]} if "loop" in live else None),
+        "feedback_loop": ({**live["loop"], "users": len(work.loop_cases),
+                           "request_ms_learned": live["request_ms_learned"]}
+                          if "loop" in live else None),
         "diagnosis": scored["diagnosis"],
         "catalog": live["catalog"],
         "background": live["background"],

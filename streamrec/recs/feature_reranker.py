@@ -23,6 +23,8 @@ from streamrec.recs.category_scope import category_scopes
 from streamrec.recs.linear_item_scorer import ItemScorer, LinearItemScorer
 from streamrec.recs.recommendation_state import RecommendationState, ScoredItem
 
+FEATURE_SET = "streamrec.recs.features/1"
+"""Names this list in model files; change the features => bump it and retrain."""
 SOURCE_FAMILIES = ("embedding", "item-based", "popular", "context", "fallback")
 FEATURE_NAMES = (
     "candidate_score", "source_count",
@@ -93,6 +95,7 @@ class FeatureReranker:
         items = state.items
         features = item_features(state, items, self.config)
         scores = self.scorer.score(features)
+        state.feature_names = FEATURE_NAMES
         for item, row, score in zip(items, features.tolist(), scores.tolist(), strict=True):
             item.features = dict(zip(FEATURE_NAMES, row, strict=True))
             item.score = float(score)

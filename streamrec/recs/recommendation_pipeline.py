@@ -24,6 +24,7 @@ from streamrec.recs.feature_reranker import FeatureReranker, FeatureRerankerConf
 from streamrec.recs.filter_stage import FilterStage
 from streamrec.recs.item_hydrator import ItemHydrator
 from streamrec.recs.item_vector_index import ItemVectorIndex
+from streamrec.recs.linear_item_scorer import ItemScorer
 from streamrec.recs.mmr_diversifier import MmrConfig, MmrDiversifier
 from streamrec.recs.purchased_items_filter import PurchasedItemsFilter
 from streamrec.recs.reason_annotator import ReasonAnnotator, ReasonConfig
@@ -75,7 +76,9 @@ class RecommendationPipeline:
     @classmethod
     def standard(cls, *, cache: CandidateCache, trending: TrendingStore, redis: aioredis.Redis,
                  item_keys: RedisKeys, index: ItemVectorIndex | None,
-                 config: RecommendationPipelineConfig | None = None) -> RecommendationPipeline:
+                 config: RecommendationPipelineConfig | None = None,
+                 scorer: ItemScorer | None = None) -> RecommendationPipeline:
+        """The standard stages; ``scorer`` replaces the rerank stage's linear default."""
         config = config or RecommendationPipelineConfig()
         return cls([
             CachedCandidateSource(cache, config.candidate_pool),
@@ -86,7 +89,7 @@ class RecommendationPipeline:
             ItemHydrator(redis, item_keys, index),
             FilterStage(UnavailableItemsFilter()),
             FilterStage(CategoryFilter()),
-            FeatureReranker(config=config.reranker),
+            FeatureReranker(scorer, config=config.reranker),
             MmrDiversifier(index, config.diversity),
             ReasonAnnotator(config.reasons),
         ], config)
@@ -104,9 +107,12 @@ class RecommendationPipeline:
             timings[stage.name] = round((time.perf_counter() - stage_started) * 1000, 3)
             state.counts.setdefault(stage.name, {})["items"] = len(state.items)
         timings["total"] = round((time.perf_counter() - started) * 1000, 3)
+        names = state.feature_names
         items = [
             RecommendedItem(item.sku, round(item.score, 6), item.reason, item.source,
-                            item.sources, (item.doc or {}).get("title") or None)
+                            item.sources, (item.doc or {}).get("title") or None,
+                            tuple(item.features.get(n, 0.0) for n in names)
+                            if names and item.features else None)
             for item in state.items[: request.k]
         ]
         return RecommendationResult(
@@ -117,4 +123,5 @@ class RecommendationPipeline:
             timings_ms=timings,
             counts=state.counts,
             generated_at_ms=state.meta.generated_at_ms if state.meta else None,
+            feature_names=names,
         )

@@ -75,6 +75,9 @@ class RecommendationState:
     context_vector: np.ndarray | None = None
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     """Stage name -> what it counted (``kept``/``removed`` for filters, ``added`` ...)."""
+    feature_names: tuple[str, ...] = ()
+    """The rerank stage's feature columns (``ScoredItem.features`` keys), logged with
+    each impression so a model can learn from exactly what serving saw."""
 
     def doc(self, sku: str) -> dict[str, Any] | None:
         return self.docs.get(sku)
@@ -96,6 +99,8 @@ class RecommendedItem:
     source: str
     sources: tuple[str, ...]
     title: str | None = None
+    features: tuple[float, ...] | None = None
+    """The rerank stage's inputs, in ``RecommendationResult.feature_names`` order."""
 
 
 @dataclass(frozen=True)
@@ -110,3 +115,5 @@ class RecommendationResult:
     counts: dict[str, dict[str, int]]
     generated_at_ms: int | None = None
     """When the served candidate list was generated (``None`` for a fallback)."""
+    feature_names: tuple[str, ...] = ()
+    """Names of each item's ``features`` (empty when no stage computed features)."""

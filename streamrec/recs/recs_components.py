@@ -6,7 +6,9 @@ cached lists carry its hash), so both build it here.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,12 +23,15 @@ from streamrec.recs.co_visitation_candidate_source import CoVisitationCandidateS
 from streamrec.recs.co_visitation_store import CoVisitationStore
 from streamrec.recs.incremental_candidate_updater import IncrementalCandidateUpdater
 from streamrec.recs.interest_ann_candidate_source import InterestAnnCandidateSource
+from streamrec.recs.linear_item_scorer import ItemScorer
 from streamrec.recs.recommendation_pipeline import RecommendationPipeline
 from streamrec.recs.trending_candidate_source import TrendingCandidateSource
 from streamrec.recs.trending_store import TrendingStore
 from streamrec.recs.user_event_applier import UserEventApplier
 from streamrec.redis_keys import RedisKeys
 from streamrec.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class ReplicaIndexView:
@@ -60,6 +65,9 @@ class RecsComponents:
     trending: TrendingStore
     generator: CandidateGenerator
     cache: CandidateCache
+    rerank_model_path: Path | None = None
+    """The rerank stage's learned model (None: the linear default); opened by
+    ``pipeline``, so only the API (not the worker) loads it."""
 
     def applier(self) -> UserEventApplier:
         return UserEventApplier(self.index, self.co_visitation, self.trending)
@@ -74,11 +82,13 @@ class RecsComponents:
     def pipeline(self, redis: aioredis.Redis) -> RecommendationPipeline:
         return RecommendationPipeline.standard(cache=self.cache, trending=self.trending,
                                                redis=redis, item_keys=self.keys,
-                                               index=self.index)
+                                               index=self.index,
+                                               scorer=load_item_scorer(self.rerank_model_path))
 
 
 def build_recs(settings: Settings, redis: aioredis.Redis, replica: CatalogIndexReplica
                ) -> RecsComponents:
+    """Called from load hooks (the API's lifespan, the worker's start), never at import."""
     keys = RedisKeys(settings.redis_key_prefix)
     index = ReplicaIndexView(replica)
     co_visitation = CoVisitationStore(redis, keys)
@@ -89,4 +99,17 @@ def build_recs(settings: Settings, redis: aioredis.Redis, replica: CatalogIndexR
         config=CandidateGeneratorConfig(normalisation=settings.recs_blend),
         item_lookup=index.metadata)
     cache = CandidateCache(redis, keys, config_hash=generator.config_hash())
-    return RecsComponents(keys, index, co_visitation, trending, generator, cache)
+    return RecsComponents(keys, index, co_visitation, trending, generator, cache,
+                          settings.recs_rerank_model_path)
+
+
+def load_item_scorer(path: Path | None) -> ItemScorer | None:
+    """The learned rerank model of ``recs_rerank_model_path`` (None: the linear default)."""
+    if path is None:
+        return None
+    from streamrec.recs.lightgbm_item_scorer import LightGbmItemScorer
+
+    scorer = LightGbmItemScorer.load(path)
+    log.info("recommendations rerank model loaded from %s (%s)", path,
+             (scorer.model.metrics if scorer.model else {}))
+    return scorer

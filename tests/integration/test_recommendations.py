@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from streamrec.platform.processes import free_port
+from streamrec.recs.feature_reranker import FEATURE_NAMES
 from streamrec.schemas.codec import codec_for
 from streamrec.serving.refresh_requests import user_partition
 from streamrec.settings import Settings
@@ -204,6 +205,9 @@ def test_duplicates_change_nothing_and_impressions_are_logged(recs_platform: Rec
     assert mine["user_id"] == "bob" and mine["variant"] == body["variant"] == "default"
     assert [i["position"] for i in mine["items"]] == list(range(len(body["items"])))
     assert [i["sku"] for i in mine["items"]] == [i["sku"] for i in body["items"]]
+    # the rerank stage's inputs, for `streamrec train reranker --from impressions`
+    assert mine["feature_names"] == list(FEATURE_NAMES)
+    assert all(len(i["features"]) == len(FEATURE_NAMES) for i in mine["items"])
 
 
 def test_two_workers_share_users_and_a_rebalance_loses_no_profile(

@@ -30,7 +30,9 @@ async def recommendations(
     items = [{"sku": item.sku, "position": position, "score": item.score,
               "title": item.title, "reason": item.reason, "source": item.source,
               "sources": list(item.sources)} for position, item in enumerate(result.items)]
-    request_id = state.impressions.log(user_id, "recommendations", items)
+    request_id = state.impressions.log(
+        user_id, "recommendations", items, [item.features for item in result.items],
+        result.feature_names)
     return {
         "user_id": user_id,
         "request_id": request_id,

@@ -216,3 +216,16 @@ def test_reranker_uses_category_affinity_and_popularity():
 def test_the_real_hydrator_declares_the_same_contract():
     assert ItemHydrator.provides == DictHydrator.provides
     assert ItemHydrator.requires == DictHydrator.requires
+
+
+def test_items_carry_the_rerank_features_that_impressions_log():
+    from streamrec.recs.feature_reranker import FEATURE_NAMES
+
+    result = recommend(pipeline(), k=10)
+    assert result.feature_names == FEATURE_NAMES
+    for item in result.items:
+        assert item.features is not None and len(item.features) == len(FEATURE_NAMES)
+    polo = next(item for item in result.items if item.sku == "polo")
+    row = dict(zip(FEATURE_NAMES, polo.features, strict=True))
+    assert row["from_embedding"] == 1.0 and row["from_popular"] == 1.0
+    assert row["source_count"] == 2.0

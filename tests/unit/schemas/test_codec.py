@@ -44,7 +44,8 @@ def test_catalog_change_round_trip_with_image_bytes_and_version() -> None:
 
 def test_impression_and_item_vector_round_trip() -> None:
     impression = {"request_id": "r", "user_id": "u", "variant": "a", "surface": "recs",
-                  "items": [{"sku": "s", "position": 0, "score": 0.5, "source": "ann"}], "ts": 9}
+                  "items": [{"sku": "s", "position": 0, "score": 0.5, "source": "ann",
+                             "features": [0.5, 1.0]}], "ts": 9, "feature_names": ["a", "b"]}
     assert codec_for("Impression").decode(codec_for("Impression").encode(impression)) == impression
     vector = {"sku": "s", "shard": "0", "model_id": "m", "dim": 2, "vector": b"\x00" * 8,
               "content_hash": "h", "title": None, "category_path": [], "brand": None,
@@ -69,6 +70,18 @@ def test_an_older_schema_version_reads_into_the_current_one() -> None:
     assert data[2:10] != codec.fingerprint, "written with the old schema's fingerprint"
     decoded = codec.decode(data)
     assert decoded == {**old, "session_id": None, "context": {}}, "new fields take defaults"
+
+
+def test_a_v1_impression_reads_as_v2_without_features() -> None:
+    v1 = json.loads(resources.files("streamrec.schemas").joinpath(
+        "avro", "history", "Impression.v1.avsc").read_text())
+    codec = codec_for("Impression")
+    old = {"request_id": "r", "user_id": "u", "variant": "a", "surface": "recommendations",
+           "items": [{"sku": "s", "position": 0, "score": 0.5, "source": "ann"}], "ts": 9}
+    data = codec.encode_with(v1, old)
+    assert data[2:10] != codec.fingerprint
+    assert codec.decode(data) == {
+        **old, "items": [{**old["items"][0], "features": None}], "feature_names": []}
 
 
 def test_unknown_schema_is_refused_by_name() -> None:
