@@ -7,7 +7,9 @@
    to a probe user (each probe user gets an event at most every few seconds, so the
    debouncer never merges two probes); the bench polls that user's cache metadata in
    Redis until its ``event_count`` includes the probe: event produced → the user's
-   candidate cache rewritten. Reports p50/p90/p99/max and how many probes never arrived.
+   candidate cache rewritten. Reports p50/p90/p99/max and how many probes never arrived,
+   and, from the users worker's metrics, how old each micro-batch's oldest record was
+   when the agent picked the batch up and when it had applied it (queueing vs work).
 2. Serving: ``GET /v1/recommendations/{user}?k=10`` from ``--clients`` concurrent
    clients (aiohttp) for ``--serve-seconds`` over the users warmed by step 1; reports
    requests/s, latency percentiles and the API's CPU per request (all its processes).
@@ -44,7 +46,7 @@ import redis
 from bench.live_platform import cpu_seconds, settings_env
 from bench.local_services import bench_settings
 from streamrec.datasets.fashion_catalog import fashion_catalog_changes
-from streamrec.evaluation.live_deployment import tree_cpu_seconds
+from streamrec.evaluation.live_deployment import histogram_quantile, tree_cpu_seconds
 from streamrec.platform.processes import free_port, spawn, stop_process_group, wait_until
 from streamrec.redis_keys import RedisKeys
 from streamrec.schemas.records import CatalogChangeIn
@@ -62,19 +64,21 @@ def pct(values: list[float], q: float) -> float:
 
 
 class Processes:
-    """A catalog worker, a users worker and the API, in their own process groups."""
+    """A catalog worker, users workers (sharing user.events' partitions) and the API, in
+    their own process groups."""
 
-    def __init__(self, settings: Settings, api_workers: int) -> None:
+    def __init__(self, settings: Settings, api_workers: int, users_workers: int = 1) -> None:
         self.env = settings_env(settings)
         self.logs = Path(settings.state_dir) / "logs"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.procs = {
-            "catalog": self._spawn(["worker", "--role", "catalog"]),
-            "users": self._spawn(["worker", "--role", "users"]),
-            "api": self._spawn(["api", "--port", str(self.port),
-                                "--workers", str(api_workers)]),
-        }
+        self.users_metrics_ports = [free_port() for _ in range(users_workers)]
+        self.procs = {"catalog": self._spawn(["worker", "--role", "catalog"], "catalog")}
+        for n, port in enumerate(self.users_metrics_ports):
+            self.procs[f"users{n or ''}"] = self._spawn(
+                ["worker", "--role", "users", "--metrics-port", str(port)], f"users{n or ''}")
+        self.procs["api"] = self._spawn(["api", "--port", str(self.port), "--workers",
+                                         str(api_workers)], "api")
 
         def ready() -> bool:
             try:
@@ -84,10 +88,18 @@ class Processes:
 
         wait_until(ready, 180, "the API", self.procs["api"], self.logs / "api.log", 0.5)
 
-    def _spawn(self, args: list[str]) -> subprocess.Popen[bytes]:
-        name = args[2] if args[0] == "worker" else "api"
+    def _spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
         return spawn([sys.executable, "-m", "streamrec", *args], self.logs / f"{name}.log",
                      env=self.env, cwd=REPO)
+
+    def users_metrics(self) -> str:
+        """Every users worker's metrics, one after the other."""
+        return "\n".join(httpx.get(f"http://127.0.0.1:{port}/metrics").text
+                         for port in self.users_metrics_ports)
+
+    def users_cpu(self) -> float:
+        return sum(cpu_seconds(proc.pid) for name, proc in self.procs.items()
+                   if name.startswith("users"))
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -237,6 +249,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--serve-seconds", type=float, default=30.0)
     parser.add_argument("--api-workers", type=int, default=2)
+    parser.add_argument("--users-workers", type=int, default=1,
+                        help="users worker processes sharing the partitions")
     parser.add_argument("--serve-rate", type=float, default=0.0,
                         help="requests/s offered on a schedule (0: closed loop)")
     args = parser.parse_args()
@@ -245,16 +259,25 @@ def main() -> None:
                for r in fashion_catalog_changes(args.data_dir, limit=args.catalog)]
     with bench_settings(None, None) as settings:
         ensure_topics(settings)
-        procs = Processes(settings, args.api_workers)
+        procs = Processes(settings, args.api_workers, args.users_workers)
         try:
             load_catalog(settings, procs, records)
             run = FreshnessRun(settings, [r["sku"] for r in records], args.users, args.rate,
                                args.probe_every, args.probe_users)
-            users_cpu_before = cpu_seconds(procs.procs["users"].pid)
+            users_cpu_before = procs.users_cpu()
             started = time.monotonic()
             run.run(args.seconds)
             fresh_elapsed = time.monotonic() - started
-            users_cpu = cpu_seconds(procs.procs["users"].pid) - users_cpu_before
+            users_cpu = procs.users_cpu() - users_cpu_before
+            metrics = procs.users_metrics()  # where the time goes: the batches' record age
+            record_age_ms = {
+                f"{stage}_p{round(q * 100)}": round(1000 * histogram_quantile(
+                    metrics, "streamrec_agent_record_age_seconds", q, agent="user-events",
+                    stage=stage)) for stage in ("picked", "applied") for q in (0.5, 0.99)}
+            record_age_ms.update({f"batch_p{round(q * 100)}": round(1000 * histogram_quantile(
+                metrics, "streamrec_agent_batch_seconds", q, agent="user-events"))
+                for q in (0.5, 0.99)})
+            Path("/tmp/users-worker-metrics.txt").write_text(metrics)
             load_fresh = os.getloadavg()[0]
             warmed = [f"user-{n}" for n in range(min(args.users, 5000))]
             served = asyncio.run(serve(procs.url, warmed, args.clients, args.serve_seconds,
@@ -274,7 +297,9 @@ def main() -> None:
         "probes": len(lat), "probes_lost": run.lost,
         "freshness_ms": {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99),
                          "max": round(max(lat, default=0), 1)},
+        "users_workers": args.users_workers,
         "users_worker_cpu_share": round(users_cpu / fresh_elapsed, 2),
+        "batch_oldest_record_age_ms": record_age_ms,
         "load_during_freshness": round(load_fresh, 2),
         "serving": {"clients": args.clients, "api_workers": args.api_workers, **served},
         "load_during_serving": round(load_serve, 2),
@@ -283,7 +308,11 @@ def main() -> None:
           f"{args.users} users; {len(lat)} probes: p50 {result['freshness_ms']['p50']} ms, "
           f"p90 {result['freshness_ms']['p90']} ms, p99 {result['freshness_ms']['p99']} ms, "
           f"max {result['freshness_ms']['max']} ms, lost {run.lost} "
-          f"(users worker {result['users_worker_cpu_share']} cores, load {load_fresh:.1f})")
+          f"({args.users_workers} users worker(s): {result['users_worker_cpu_share']} cores, "
+          f"load {load_fresh:.1f}); "
+          f"oldest record of a batch, age when picked up / applied (bucket bounds): "
+          f"p50 {record_age_ms['picked_p50']} / {record_age_ms['applied_p50']} ms, p99 "
+          f"{record_age_ms['picked_p99']} / {record_age_ms['applied_p99']} ms")
     print(f"serving: {served['requests_per_s']} req/s at {args.clients} clients, p50 "
           f"{served['p50_ms']} ms, p90 {served['p90_ms']} ms, p99 {served['p99_ms']} ms, "
           f"non-200 {served['non_200']}, API CPU {served['api_cpu_ms_per_request']} ms per "

@@ -16,7 +16,7 @@ from typing import Any
 
 from streamrec.agents.dead_letter_router import DeadLetterRouter, Headers, SourcePosition
 from streamrec.agents.record_validator import RecordValidator
-from streamrec.agents.worker_metrics import BATCH_SECONDS, RECORDS, RETRIES
+from streamrec.agents.worker_metrics import BATCH_SECONDS, RECORD_AGE, RECORDS, RETRIES
 from streamrec.schemas.codec import InvalidRecordError
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,9 @@ async def run_validated_stream(stream: Any, *, agent: str, validator: RecordVali
     """Consume ``stream`` in micro-batches; yields the size of each finished batch."""
     async for events in stream.take_events(batch_size, within=batch_wait_s):
         started = time.perf_counter()
+        oldest = _oldest_timestamp(events)
+        if oldest is not None:
+            RECORD_AGE.labels(agent, "picked").observe(max(0.0, time.time() - oldest))
         records, record_events = await split_valid(events, validator, dlq, agent)
         backoff = 0.1
         while True:
@@ -81,4 +84,12 @@ async def run_validated_stream(stream: Any, *, agent: str, validator: RecordVali
         for outcome, count in outcomes.items():
             RECORDS.labels(agent, outcome).inc(count)
         BATCH_SECONDS.labels(agent).observe(time.perf_counter() - started)
+        if oldest is not None:
+            RECORD_AGE.labels(agent, "applied").observe(max(0.0, time.time() - oldest))
         yield len(events)
+
+
+def _oldest_timestamp(events: Sequence[Any]) -> float | None:
+    """The earliest Kafka timestamp (seconds) of a batch's messages, if they carry one."""
+    stamps = [t for t in (getattr(e.message, "timestamp", None) for e in events) if t]
+    return min(stamps) if stamps else None

@@ -10,6 +10,12 @@ BATCH_SECONDS = Histogram(
     "streamrec_agent_batch_seconds", "Time to validate and apply one micro-batch", ["agent"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+RECORD_AGE = Histogram(
+    "streamrec_agent_record_age_seconds",
+    "Age of a micro-batch's oldest record (now - its Kafka timestamp) when the agent picks "
+    "the batch up and when it has applied it: consumer lag in time", ["agent", "stage"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
+)
 RETRIES = Counter(
     "streamrec_agent_retries_total", "Batches retried after a downstream failure", ["agent"],
 )

@@ -54,6 +54,23 @@ def metric_sum(text: str, name: str, **labels: str) -> float:
     return total
 
 
+def histogram_quantile(text: str, name: str, q: float, **labels: str) -> float:
+    """Upper bound of the bucket holding quantile ``q`` of a Prometheus histogram's
+    samples with ``labels`` (NaN without samples; inf beyond the last finite bucket).
+    ``text`` may hold several processes' metrics: their buckets are added up."""
+    wanted = [f'{k}="{v}"' for k, v in labels.items()]
+    counts: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(f"{name}_bucket{{") and all(w in line for w in wanted):
+            bound = float(line.split('le="', 1)[1].split('"', 1)[0])
+            counts[bound] = counts.get(bound, 0.0) + float(line.split()[-1])
+    buckets = sorted(counts.items())
+    if not buckets or buckets[-1][1] == 0:
+        return float("nan")
+    target = q * buckets[-1][1]
+    return next(bound for bound, count in buckets if count >= target)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of one process (NaN when it cannot be read)."""
     try:

@@ -105,6 +105,9 @@ class CandidateMeta:
     """``full``: written whole by a regeneration; ``incremental``: last changed in place by
     the fast path (``incremental_candidate_updater``), ``sources`` still those of the last
     full write plus co-visitation."""
+    scale: float = 1.0
+    """A score is the sorted set's score times this: the fast path decays a whole list
+    by multiplying it instead of rewriting every entry (a full write resets it to 1)."""
 
     def to_fields(self) -> dict[str, str]:
         return {
@@ -124,6 +127,7 @@ class CandidateMeta:
             config_hash=fields.get("config_hash", ""),
             event_count=int(fields.get("event_count") or 0),
             mode=fields.get("mode") or "full",
+            scale=float(fields.get("scale") or 1.0),
         )
 
 
@@ -273,7 +277,8 @@ class CandidateCache:
             sku = _text(member)
             info = orjson.loads(sources[sku]) if sku in sources else {}
             candidates.append(BlendedCandidate(
-                sku, float(score), tuple(info.get("s") or ()), info.get("i"), info.get("c")))
+                sku, float(score) * meta.scale, tuple(info.get("s") or ()), info.get("i"),
+                info.get("c")))
         return CacheLookup(CachedCandidates(candidates, meta), "hit", summary)
 
     async def delete(self, user_id: str) -> None:

@@ -85,7 +85,14 @@ async def populated(redis, keys):
 
 
 def assert_same(one, many):
-    assert many.candidates == one.candidates  # exact: skus, float scores, sources, vias
+    # the batch's ANN scores come from a matrix product, one user's from the graph walk:
+    # equal up to float rounding; skus, order, sources and vias exactly
+    def shape(generated):
+        return [(c.sku, c.sources, c.via_sku, c.via_category) for c in generated.candidates]
+
+    assert shape(many) == shape(one)
+    assert [c.score for c in many.candidates] == pytest.approx(
+        [c.score for c in one.candidates], rel=1e-6)
     assert many.sources_used == one.sources_used
     assert many.fetched == one.fetched
     assert many.removed == one.removed

@@ -19,7 +19,10 @@ from streamrec.recs.candidate_generator import (
 from streamrec.recs.candidate_refresher import CandidateRefresher
 from streamrec.recs.co_visitation_candidate_source import CoVisitationCandidateSource
 from streamrec.recs.co_visitation_store import CoVisitationStore
-from streamrec.recs.incremental_candidate_updater import IncrementalCandidateUpdater
+from streamrec.recs.incremental_candidate_updater import (
+    IncrementalCandidateUpdater,
+    IncrementalUpdateConfig,
+)
 from streamrec.recs.trending_store import TrendingStore
 from streamrec.recs.user_event_applier import UserEventApplier
 from streamrec.recs.user_profile import UserProfile
@@ -95,8 +98,9 @@ def test_the_update_decays_adds_removes_trims_and_keeps_meta_and_ttl(redis_serve
         assert not await redis.hexists(keys.user_candidate_sources("u1"), "d")
         assert not await redis.hexists(keys.user_candidate_sources("u1"), "b")
         assert await redis.smembers(keys.user_purchased("u1")) == {b"p", b"b"}
+        # decayed by its scale, not rewritten: the stored scores are the old ones
         assert entry.meta == CandidateMeta(int(NOW_S * 1000), ("popular/trending", COVIS),
-                                           generator.config_hash(), 3, "incremental")
+                                           generator.config_hash(), 3, "incremental", 0.8)
         for key in (keys.user_candidates("u1"), keys.user_candidate_sources("u1"),
                     keys.user_candidate_meta("u1")):
             assert 3500 < await redis.ttl(key) <= 3600
@@ -111,6 +115,9 @@ def test_the_update_decays_adds_removes_trims_and_keeps_meta_and_ttl(redis_serve
         assert c.score == pytest.approx(0.4 * 0.8 + 1.0)
         assert c.sources == (COVIS, "popular/trending") and c.via_sku == "n2"
         assert entry.meta.event_count == 4
+        assert entry.meta.scale == pytest.approx(0.64)
+        assert {x.sku: x.score for x in entry.candidates}["a"] == pytest.approx(
+            (0.8 * 1.0 + 0.25) * 0.8)  # the earlier update's score, decayed once more
 
     run(redis_server, scenario)
 
@@ -175,5 +182,29 @@ def test_a_purchase_and_a_new_co_visited_item_show_at_once(redis_server, keys):
         assert after.meta.event_count == profiles["u1"].event_count == 4
         lookup = await cache.lookup("u1", 10)
         assert "c" in lookup.summary.purchased
+
+    run(redis_server, scenario)
+
+
+def test_the_scale_is_multiplied_out_before_it_underflows(redis_server, keys):
+    async def scenario(redis):
+        _, generator, cache, _ = parts(redis, keys, top_n=10)
+        updater = IncrementalCandidateUpdater(generator, cache,
+                                              IncrementalUpdateConfig(decay=1e-31),
+                                              clock=lambda: NOW_S)
+        await redis.zadd(keys.co_visitation("n1"), {"x": 2.0})
+        await redis.zadd(keys.co_visitation("n2"), {"y": 1.0})
+        profile = UserProfile("u1")
+        for n, sku in ((1, "n1"), (2, "n2")):
+            profile.apply(event(n, sku), None, None)
+            await updater.update_many([(profile, [event(n, sku)])])
+        entry = await cache.read("u1", 10)
+        # 1e-31 twice passes 1e-60: the stored scores were multiplied out, the scale reset
+        assert entry.meta.scale == 1.0
+        got = {c.sku: c.score for c in entry.candidates}
+        assert got["y"] == pytest.approx(1.0)
+        assert got["x"] == pytest.approx(1e-31, rel=1e-9)  # x's 1.0, decayed once
+        stored = dict(await redis.zrange(keys.user_candidates("u1"), 0, -1, withscores=True))
+        assert stored[b"y"] == pytest.approx(1.0)  # stored == true after the reset
 
     run(redis_server, scenario)
