@@ -49,9 +49,10 @@ class Settings(BaseSettings):
     """``rocksdb://`` in production (durable tables through rocksdict)."""
     worker_batch_size: int = 250
     """Largest micro-batch of the user agent, and Kafka records per poll. Small on purpose:
-    at 1,000 events/s, 2,000 let a backlog feed on itself (ever larger, slower batches:
-    p99 2.9 s from event to cache) where 250 keeps batches at ~0.1 s (p99 0.46 s);
-    bench_user_freshness, 2026-11-27."""
+    a backlog feeds on itself through ever larger, slower batches. At 1,000 events/s for
+    30 s, 250 (with 50 full refreshes/s) kept batches at ~0.1 s and the event-to-cache p99
+    at 0.42-0.46 s where 2,000 gave 2.1-2.9 s (bench_user_freshness, 2026-11-27; 60 s
+    runs still tip over after ~30 s on the 2-core box: docs/benchmarks.md)."""
     worker_batch_wait_s: float = 0.05
     catalog_batch_size: int = 64
     """Catalog micro-batch: embedding dominates, so smaller batches keep freshness in seconds."""
@@ -115,8 +116,8 @@ class Settings(BaseSettings):
     recs_full_refresh_max_per_s: float = 50.0
     """Two-speed refresh: at most this many full regenerations a second per worker (~3 ms
     of CPU each), in bursts of a fifth of a second's worth, so they never starve the fast
-    path; a backlog waits, oldest first (0: no limit). At 1,000 events/s, 100 a second
-    held the event path's p99 at 2.9 s, 50 at 0.46 s (bench_user_freshness, 2026-11-27)."""
+    path; a backlog waits, oldest first (0: no limit). At 1,000 events/s (30 s runs,
+    batches of 250), 100 a second held the event path's p99 at 2.9 s, 50 at 0.46 s."""
     recs_blend: str = "max"
     """How candidate sources' scores are normalised before blending: ``max`` (by the
     source's best score) or ``rank`` (by position). ``rank`` scores better offline
