@@ -96,7 +96,8 @@ def build_recs(settings: Settings, redis: aioredis.Redis, replica: CatalogIndexR
     generator = CandidateGenerator(
         [CoVisitationCandidateSource(co_visitation), InterestAnnCandidateSource(index),
          TrendingCandidateSource(trending)],
-        config=CandidateGeneratorConfig(normalisation=settings.recs_blend),
+        config=CandidateGeneratorConfig(normalisation=settings.recs_blend,
+                                        filter_seen=settings.recs_filter_seen),
         item_lookup=index.metadata)
     cache = CandidateCache(redis, keys, config_hash=generator.config_hash())
     return RecsComponents(keys, index, co_visitation, trending, generator, cache,
