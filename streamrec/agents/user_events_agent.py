@@ -246,6 +246,7 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
         for user in [u for u, t in last_active.items() if t < horizon]:
             del last_active[user]
             applied_count.pop(user, None)
+            warming.discard(user)
         users = list(last_active)
         if not users:
             return

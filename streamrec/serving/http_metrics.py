@@ -17,8 +17,9 @@ EVENTS = Counter("streamrec_api_events_total", "Events posted to /v1/events", ["
 
 class HttpMetricsMiddleware:
     """Latency and status per route template, as plain ASGI: Starlette's
-    ``BaseHTTPMiddleware`` runs every request through an extra task and memory streams,
-    which cost more CPU than the recommendation pipeline's own stages (py-spy)."""
+    ``BaseHTTPMiddleware`` runs every request through an extra task and memory streams
+    (with it and h11 the API spent 3.6 ms of CPU per recommendation request, 2.5-3.0
+    without them; bench_user_freshness)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
