@@ -10,6 +10,14 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 Advance = Callable[[int], None]
+PhaseFn = Callable[[str, int], Advance]
+"""How a training run reports a phase: ``on_phase(description, total)`` -> ``advance(n)``
+(``streamrec train`` passes rich progress bars)."""
+
+
+def silent_phase(_description: str, _total: int) -> Advance:
+    """A ``PhaseFn`` that reports nothing."""
+    return lambda _n: None
 
 
 class PhaseProgress(Protocol):

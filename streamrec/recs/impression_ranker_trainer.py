@@ -12,7 +12,7 @@ comparison is model vs linear.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from streamrec.evaluation.ranking_metrics import ndcg_at_k
 from streamrec.recs.feature_reranker import DEFAULT_WEIGHTS, FEATURE_NAMES, FEATURE_SET
 from streamrec.recs.impression_click_join import LabelledImpression
 from streamrec.recs.lightgbm_item_scorer import KIND
 from streamrec.recs.linear_item_scorer import LinearItemScorer
+from streamrec.rerank.lightgbm_ranker_trainer import RoundFn, boost, lambdarank_dataset
 from streamrec.rerank.reranker_model_file import RerankerModelFile
 
 LABEL_GAIN = [0.0, 1.0, 3.0, 7.0]
@@ -47,9 +49,6 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "verbose": -1,
 }
 
-RoundFn = Callable[[int, float | None], None]
-
-
 def validation_share_of(request_id: str) -> float:
     """A stable number in [0, 1) per impression: the split never depends on read order."""
     digest = hashlib.blake2b(request_id.encode(), digest_size=8).digest()
@@ -58,12 +57,8 @@ def validation_share_of(request_id: str) -> float:
 
 def ndcg_at_10(labels: np.ndarray, order: np.ndarray) -> float:
     """NDCG@10 of ``labels`` visited in ``order`` (gains ``LABEL_GAIN``)."""
-    gains = np.asarray(LABEL_GAIN)[labels]
-    discounts = 1.0 / np.log2(np.arange(2, 12))
-    dcg = float((gains[order][:10] * discounts[: min(10, len(order))]).sum())
-    ideal = np.sort(gains)[::-1][:10]
-    idcg = float((ideal * discounts[: len(ideal)]).sum())
-    return dcg / idcg if idcg > 0 else 0.0
+    gains = {row: LABEL_GAIN[label] for row, label in enumerate(labels.tolist())}
+    return ndcg_at_k(order.tolist(), gains, 10)
 
 
 @dataclass
@@ -85,13 +80,8 @@ class ImpressionTrainingResult:
 
 
 def _dataset(groups: Sequence[LabelledImpression], reference: Any = None) -> Any:
-    import lightgbm
-
-    return lightgbm.Dataset(
-        np.concatenate([g.features for g in groups]),
-        label=np.concatenate([g.labels for g in groups]),
-        group=[len(g.skus) for g in groups], feature_name=list(FEATURE_NAMES),
-        reference=reference, free_raw_data=False)
+    return lambdarank_dataset([g.features for g in groups], [g.labels for g in groups],
+                              FEATURE_NAMES, reference)
 
 
 def train_impression_ranker(impressions: Sequence[LabelledImpression],
@@ -99,8 +89,6 @@ def train_impression_ranker(impressions: Sequence[LabelledImpression],
                             early_stopping: int = 30, params: dict[str, Any] | None = None,
                             on_round: RoundFn | None = None) -> ImpressionTrainingResult:
     """Train on the positive impressions; raises ``ValueError`` when there are none."""
-    import lightgbm
-
     positive = [imp for imp in impressions if imp.has_positive and len(imp.skus) > 1]
     if not positive:
         raise ValueError(f"none of the {len(impressions)} usable impressions has a click, "
@@ -113,19 +101,9 @@ def train_impression_ranker(impressions: Sequence[LabelledImpression],
         train, validation = positive, []
     params = {**DEFAULT_PARAMS, **(params or {})}
     train_set = _dataset(train)
-    callbacks: list[Any] = []
-    valid_sets, valid_names = [], []
-    if validation:
-        valid_sets, valid_names = [_dataset(validation, reference=train_set)], ["validation"]
-        callbacks.append(lightgbm.early_stopping(early_stopping, verbose=False))
-    if on_round is not None:
-        def report(env: Any) -> None:
-            score = next((r[2] for r in env.evaluation_result_list if r[1] == "ndcg@10"), None)
-            on_round(env.iteration + 1, score)
-        callbacks.append(report)
-    booster = lightgbm.train(params, train_set, num_boost_round=max_rounds,
-                             valid_sets=valid_sets, valid_names=valid_names,
-                             callbacks=callbacks)
+    booster = boost(params, train_set,
+                    _dataset(validation, reference=train_set) if validation else None,
+                    max_rounds, early_stopping, on_round)
     metrics: dict[str, Any] = {
         "rows": int(sum(len(imp.skus) for imp in positive)),
         "groups": len(positive), "train_groups": len(train),

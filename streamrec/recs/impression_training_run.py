@@ -8,19 +8,17 @@ and writes the model file the API serves with ``STREAMREC_RECS_RERANK_MODEL_PATH
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streamrec.evaluation.phase_progress import PhaseFn, silent_phase
 from streamrec.recs.feature_reranker import FEATURE_NAMES
 from streamrec.recs.impression_click_join import ImpressionClickJoin
 from streamrec.recs.impression_ranker_trainer import impressions_hash, train_impression_ranker
 from streamrec.settings import Settings
 from streamrec.streams.topic_range_reader import TopicRangeReader
 from streamrec.streams.topics import Topics
-
-PhaseFn = Callable[[str, int], Callable[[int], None]]
 
 
 class NothingToLearnError(ValueError):
@@ -35,15 +33,11 @@ class ImpressionTrainingRun:
     undecodable: int
 
 
-def _silent(_description: str, _total: int) -> Callable[[int], None]:
-    return lambda _n: None
-
-
 def train_from_impressions(settings: Settings, output: Path, *, window_s: float = 1800.0,
                            variant: str | None = None, validation_share: float = 0.2,
                            max_rounds: int = 300, on_phase: PhaseFn | None = None
                            ) -> ImpressionTrainingRun:
-    phase = on_phase or _silent
+    phase = on_phase or silent_phase
     topics = Topics(settings)
     reader = TopicRangeReader(settings)
     join = ImpressionClickJoin(FEATURE_NAMES, int(window_s * 1000), variant=variant)

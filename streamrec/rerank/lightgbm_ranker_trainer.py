@@ -40,34 +40,51 @@ RoundFn = Callable[[int, float | None], None]
 """Called after each boosting round with the round and the validation NDCG@10."""
 
 
-def _dataset(groups: Sequence[QueryGroup], reference: Any = None) -> Any:
+def lambdarank_dataset(features: Sequence[np.ndarray], labels: Sequence[np.ndarray],
+                       feature_names: Sequence[str], reference: Any = None) -> Any:
+    """A ``lightgbm.Dataset`` of ranking groups: one (features, labels) pair per group."""
     import lightgbm
 
-    usable = [g for g in groups if g.has_positive and len(g.candidates) > 1]
-    if not usable:
-        raise ValueError("no query with a judged candidate to learn from")
     return lightgbm.Dataset(
-        np.concatenate([g.features for g in usable]),
-        label=np.concatenate([g.labels for g in usable]),
-        group=[len(g.candidates) for g in usable],
-        feature_name=list(FEATURE_NAMES), reference=reference, free_raw_data=False)
+        np.concatenate(features), label=np.concatenate(labels),
+        group=[len(group) for group in labels], feature_name=list(feature_names),
+        reference=reference, free_raw_data=False)
 
 
-def train_lightgbm(train: Sequence[QueryGroup], validation: Sequence[QueryGroup],
-                   params: dict[str, Any] | None = None, max_rounds: int = 600,
-                   early_stopping: int = 50, on_round: RoundFn | None = None) -> Any:
-    """A ``lightgbm.Booster`` at its best validation round."""
+def boost(params: dict[str, Any], train_set: Any, validation_set: Any | None,
+          max_rounds: int, early_stopping: int, on_round: RoundFn | None = None) -> Any:
+    """``lightgbm.train``, early-stopped on the validation set's NDCG@10 when there is one;
+    ``on_round`` hears every round's validation NDCG@10 (None without a validation set)."""
     import lightgbm
 
-    params = {**DEFAULT_PARAMS, **(params or {})}
-    train_set = _dataset(train)
-    callbacks = [lightgbm.early_stopping(early_stopping, verbose=False)]
-    valid_sets = [_dataset(validation, reference=train_set)]
+    callbacks: list[Any] = []
+    valid_sets, valid_names = [], []
+    if validation_set is not None:
+        valid_sets, valid_names = [validation_set], ["validation"]
+        callbacks.append(lightgbm.early_stopping(early_stopping, verbose=False))
     if on_round is not None:
         def report(env: Any) -> None:
             score = next((r[2] for r in env.evaluation_result_list if r[1] == "ndcg@10"), None)
             on_round(env.iteration + 1, score)
         callbacks.append(report)
     return lightgbm.train(params, train_set, num_boost_round=max_rounds,
-                          valid_sets=valid_sets, valid_names=["validation"],
+                          valid_sets=valid_sets, valid_names=valid_names,
                           callbacks=callbacks)
+
+
+def _dataset(groups: Sequence[QueryGroup], reference: Any = None) -> Any:
+    usable = [g for g in groups if g.has_positive and len(g.candidates) > 1]
+    if not usable:
+        raise ValueError("no query with a judged candidate to learn from")
+    return lambdarank_dataset([g.features for g in usable], [g.labels for g in usable],
+                              FEATURE_NAMES, reference)
+
+
+def train_lightgbm(train: Sequence[QueryGroup], validation: Sequence[QueryGroup],
+                   params: dict[str, Any] | None = None, max_rounds: int = 600,
+                   early_stopping: int = 50, on_round: RoundFn | None = None) -> Any:
+    """A ``lightgbm.Booster`` at its best validation round."""
+    train_set = _dataset(train)
+    return boost({**DEFAULT_PARAMS, **(params or {})}, train_set,
+                 _dataset(validation, reference=train_set), max_rounds, early_stopping,
+                 on_round)

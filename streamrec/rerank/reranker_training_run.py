@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from streamrec.evaluation.phase_progress import PhaseFn, silent_phase
 from streamrec.indexer.product_text import product_text
 from streamrec.indexer.text_encoder import EncoderConfig, create_text_encoder
 from streamrec.rerank.catalog_vector_cache import CatalogVectorCache
@@ -32,16 +32,9 @@ from streamrec.rerank.rerank_quality import group_rankings, mean_quality
 from streamrec.rerank.reranker_model_file import RerankerModelFile
 from streamrec.rerank.reranker_training_set import QueryGroup, build_groups, judgments_hash
 
-PhaseFn = Callable[[str, int], Callable[[int], None]]
-"""(description, total steps) -> advance(n): how a run reports progress (a rich bar)."""
-
 DEFAULT_DEPTH = 100
 VALIDATION_SHARE = 0.1
 TEST_SHARE = 0.2
-
-
-def _silent(_description: str, _total: int) -> Callable[[int], None]:
-    return lambda _n: None
 
 
 @dataclass
@@ -59,7 +52,7 @@ def query_texts(catalog: JudgedCatalog) -> list[str]:
 
 
 def catalog_vectors(catalog: JudgedCatalog, cache_dir: Path, encoder: EncoderConfig,
-                    on_phase: PhaseFn = _silent) -> tuple[np.ndarray, np.ndarray, str]:
+                    on_phase: PhaseFn = silent_phase) -> tuple[np.ndarray, np.ndarray, str]:
     """(product vectors, query vectors, model id), encoded once, cached under ``cache_dir``."""
     cache = CatalogVectorCache(cache_dir, lambda: create_text_encoder(encoder))
     queries = query_texts(catalog)
@@ -74,7 +67,7 @@ def train_reranker(data_dir: Path, cache_dir: Path, output: Path, fuse: FuseFn,
                    judgments_path: Path | None = None, encoder: EncoderConfig | None = None,
                    depth: int = DEFAULT_DEPTH, limit_products: int | None = None,
                    params: dict[str, Any] | None = None, max_rounds: int = 600,
-                   on_phase: PhaseFn = _silent) -> RerankerTrainingResult:
+                   on_phase: PhaseFn = silent_phase) -> RerankerTrainingResult:
     catalog = load_homedepot(data_dir, judgments_path, limit_products)
     encoder = encoder or EncoderConfig(intra_op_threads=2, batch_size=64)
     pv, qv, model_id = catalog_vectors(catalog, cache_dir / "vectors", encoder, on_phase)
