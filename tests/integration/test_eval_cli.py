@@ -7,7 +7,6 @@ writes report.json and report.md.
 
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 from streamrec.platform.kafka_server import KafkaServer
 from streamrec.platform.redis_server import RedisServer
 from tests.conftest import REPO
+from tests.data_files import write_csv
 
 pytestmark = pytest.mark.integration
 
@@ -40,14 +40,6 @@ JUDGMENTS = [
 ]
 
 
-def _write_csv(path: Path, header: list[str], rows: list[tuple]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
 def _eval(args: list[str], kafka: KafkaServer, redis: RedisServer, timeout: float = 240
           ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -58,15 +50,15 @@ def _eval(args: list[str], kafka: KafkaServer, redis: RedisServer, timeout: floa
 def test_eval_search_and_recs_write_reports_with_sane_metrics(
         tmp_path: Path, kafka_server: KafkaServer, redis_server: RedisServer):
     data = tmp_path / "data"
-    _write_csv(data / "homedepot" / "products.csv", ["product_uid", "title"],
-               list(PRODUCTS.items()))
-    _write_csv(data / "homedepot" / "judgments_dev.csv", ["query", "product_uid", "relevance"],
-               JUDGMENTS)
+    write_csv(data / "homedepot" / "products.csv", ["product_uid", "title"],
+              list(PRODUCTS.items()))
+    write_csv(data / "homedepot" / "judgments_dev.csv", ["query", "product_uid", "relevance"],
+              JUDGMENTS)
     # Amazon Games: 12 items in a ring; every user saw two neighbours, then the next one
-    _write_csv(data / "amazon_games" / "items.csv", ["item_id", "title"],
-               [(str(i), f"Game number {i} deluxe edition") for i in range(12)])
-    _write_csv(data / "amazon_games" / "sequences_dev.csv", ["user_id", "history", "target"],
-               [(f"u{u}", f"{u % 12} {(u + 1) % 12}", str((u + 2) % 12)) for u in range(36)])
+    write_csv(data / "amazon_games" / "items.csv", ["item_id", "title"],
+              [(str(i), f"Game number {i} deluxe edition") for i in range(12)])
+    write_csv(data / "amazon_games" / "sequences_dev.csv", ["user_id", "history", "target"],
+              [(f"u{u}", f"{u % 12} {(u + 1) % 12}", str((u + 2) % 12)) for u in range(36)])
 
     search = _eval(["search", "--data-dir", str(data), "--split", "all", "--out",
                     str(tmp_path / "search"), "--latency-sample", "5", "--clients", "0",

@@ -1,22 +1,14 @@
-import csv
 from pathlib import Path
 
 from streamrec.evaluation.search_evaluation import load_judgments
 from streamrec.rerank.query_split import query_split
-
-
-def _write(path: Path, header: list[str], rows: list[tuple]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
+from tests.data_files import write_csv
 
 
 def test_the_test_split_keeps_only_the_rerank_held_out_queries(tmp_path: Path):
     queries = [f"query number {i}" for i in range(60)]
-    _write(tmp_path / "homedepot" / "judgments_dev.csv", ["query", "product_uid", "relevance"],
-           [(q, str(i), "2.5") for i, q in enumerate(queries)] + [(queries[0], "999", "1")])
+    write_csv(tmp_path / "homedepot" / "judgments_dev.csv", ["query", "product_uid", "relevance"],
+              [(q, str(i), "2.5") for i, q in enumerate(queries)] + [(queries[0], "999", "1")])
     everything = load_judgments(tmp_path, None, None, "all")
     held_out = load_judgments(tmp_path, None, None, "test")
     assert len(everything) == 60
@@ -26,8 +18,8 @@ def test_the_test_split_keeps_only_the_rerank_held_out_queries(tmp_path: Path):
 
 
 def test_judgments_of_unpublished_products_and_a_query_sample_are_dropped(tmp_path: Path):
-    _write(tmp_path / "homedepot" / "judgments_dev.csv", ["query", "product_uid", "relevance"],
-           [("drill", "1", "3"), ("drill", "2", "1"), ("saw", "3", "2"), ("hose", "4", "2")])
+    write_csv(tmp_path / "homedepot" / "judgments_dev.csv", ["query", "product_uid", "relevance"],
+              [("drill", "1", "3"), ("drill", "2", "1"), ("saw", "3", "2"), ("hose", "4", "2")])
     judgments = load_judgments(tmp_path, {"hd-1", "hd-3", "hd-4"}, None)
     assert judgments == {"drill": {"hd-1": 3.0}, "hose": {"hd-4": 2.0}, "saw": {"hd-3": 2.0}}
     assert len(load_judgments(tmp_path, None, 2)) == 2
