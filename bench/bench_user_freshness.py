@@ -277,7 +277,6 @@ def main() -> None:
             record_age_ms.update({f"batch_p{round(q * 100)}": round(1000 * histogram_quantile(
                 metrics, "streamrec_agent_batch_seconds", q, agent="user-events"))
                 for q in (0.5, 0.99)})
-            Path("/tmp/users-worker-metrics.txt").write_text(metrics)
             load_fresh = os.getloadavg()[0]
             warmed = [f"user-{n}" for n in range(min(args.users, 5000))]
             served = asyncio.run(serve(procs.url, warmed, args.clients, args.serve_seconds,
