@@ -67,6 +67,9 @@ def print_table(result: dict[str, Any], machine: str, clients: int) -> None:
               f"({lat['requests']} requests, {lat['errors']} errors, "
               f"load {lat['load_avg_before']} -> {lat['load_avg_after']})")
     if result["latency_k10_concurrent"]:
+        lat = result["latency_k10_concurrent"]
+        print(f"API CPU at k=10, {clients} clients: {lat['api_cpu_ms_per_request']} ms per "
+              f"request ({lat['api_workers']} API processes)")
         print(f"server stages at k=10, {clients} clients (p50/p95 ms): " + ", ".join(
             f"{s} {v['p50']}/{v['p95']}"
             for s, v in result["latency_k10_concurrent"]["stages_ms"].items()))
@@ -97,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ingest-timeout", type=float, default=3600.0)
     parser.add_argument("--ingest-stall", type=float, default=300.0,
                         help="fail when nothing new is searchable for this long")
+    parser.add_argument("--api-workers", type=int, default=2,
+                        help="API processes (each its own index replica; 2 cores here)")
     parser.add_argument("--encoder-threads", type=int, default=2,
                         help="ONNX threads for the offline query embedding")
     args = parser.parse_args(argv)
@@ -108,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         quality_concurrency=args.quality_concurrency, latency_sample=args.latency_sample,
         clients=args.clients, load_seconds=args.load_seconds,
         load_requests=args.load_requests, ingest_timeout=args.ingest_timeout,
-        ingest_stall=args.ingest_stall, encoder_threads=args.encoder_threads)
+        ingest_stall=args.ingest_stall, encoder_threads=args.encoder_threads,
+        api_workers=args.api_workers)
     try:
         result = run_search_evaluation(config)
     except (DatasetMissingError, DatasetFormatError) as exc:

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     """Where index snapshots live; default ``<state_dir>/index``."""
     lexical_refresh_s: float = 0.2
     """Upper bound on how long a change waits before the lexical index can find it."""
+    search_embed_batch_max: int = 16
+    """Search queries that queue behind a running encoder call are encoded together, up to
+    this many a call (4 short queries together cost ~half the CPU of 4 calls); 1: never."""
 
     # --- User path (profiles, candidates) ---------------------------------------------------
     recs_enabled: bool = True

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -94,12 +95,16 @@ def tree_cpu_seconds(pid: int) -> float:
 
 
 class LiveDeployment:
-    """Worker process(es) and one API process; ``env`` adds or overrides STREAMREC_* variables."""
+    """Worker process(es) and the API (``api_workers`` uvicorn processes, each with its own
+    index replica); ``env`` adds or overrides STREAMREC_* variables."""
 
     def __init__(self, settings: Settings, env: dict[str, str] | None = None,
                  *, worker_roles: Sequence[str] = ("all",), api: bool = True,
-                 cwd: Path | None = None) -> None:
+                 api_workers: int = 1, cwd: Path | None = None) -> None:
+        if api_workers < 1:
+            raise ValueError("api_workers must be >= 1")
         self.settings = settings
+        self.api_workers = api_workers
         self.env = {**settings_env(settings), **(env or {})}
         self.worker_roles = tuple(worker_roles)
         self.with_api = api
@@ -149,7 +154,7 @@ class LiveDeployment:
                 args += ["--role", role]
             self.workers[role] = self._spawn(args, self.role_log(role))
         if self.with_api:
-            self.api = self._spawn(["api", "--port", str(self.api_port)], self.api_log)
+            self.api = self._spawn(self._api_args(), self.api_log)
             wait_until(self._ready, timeout_s, "the API", proc=self.api, log_file=self.api_log,
                        interval_s=0.5)
         for role, proc in self.workers.items():
@@ -157,11 +162,29 @@ class LiveDeployment:
                        f"the {role} worker", proc=proc, log_file=self.role_log(role),
                        interval_s=0.5)
 
+    def _api_args(self) -> list[str]:
+        return ["api", "--port", str(self.api_port), "--workers", str(self.api_workers)]
+
     def _ready(self) -> bool:
         try:
-            return httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200
+            answers = self._readyz_per_process()
         except httpx.HTTPError:
             return False
+        return len(answers) == self.api_workers and all(
+            status == 200 for status, _ in answers.values())
+
+    def _readyz_per_process(self, patience_s: float = 5.0) -> dict[int, tuple[int, dict[str, Any]]]:
+        """/readyz of every API process: pid -> (status, body). Each call opens a new
+        connection, which the kernel hands to any of the processes, so ask until every one
+        has answered (or ``patience_s`` passed: then fewer are returned)."""
+        answers: dict[int, tuple[int, dict[str, Any]]] = {}
+        deadline = time.monotonic() + patience_s
+        while True:
+            response = httpx.get(f"{self.url}/readyz", timeout=10)
+            body = response.json()
+            answers[int(body.get("process", 0))] = (response.status_code, body)
+            if len(answers) >= self.api_workers or time.monotonic() > deadline:
+                return answers
 
     def _worker_up(self, role: str) -> bool:
         try:
@@ -188,7 +211,7 @@ class LiveDeployment:
             stop_process_group(self.api.pid, timeout_s=15)
             self.api.wait()
         self.env = {**self.env, **env}
-        self.api = self._spawn(["api", "--port", str(self.api_port)], self.api_log)
+        self.api = self._spawn(self._api_args(), self.api_log)
         wait_until(self._ready, timeout_s, "the restarted API", proc=self.api,
                    log_file=self.api_log, interval_s=0.5)
 
@@ -218,7 +241,22 @@ class LiveDeployment:
         return httpx.get(f"{self.url}/readyz", timeout=10).json()
 
     def index_stats(self) -> dict[str, Any]:
-        return self.readyz()["index"]
+        """The index replica's stats; with several API processes, the least advanced
+        process's counts (a product is searchable once every process has it)."""
+        if self.api_workers == 1:
+            return self.readyz()["index"]
+        answers = self._readyz_per_process()
+        stats = [body["index"] for _, body in answers.values()]
+        out = dict(stats[0])
+        if len(stats) < self.api_workers:  # a process did not answer: nothing is sure yet
+            return {**out, "products": 0, "lexical_docs": 0, "searchable": 0,
+                    "caught_up": False}
+        for key in ("products", "lexical_docs", "searchable", "applied"):
+            values = [s[key] for s in stats if s.get(key) is not None]
+            if values:
+                out[key] = min(values)
+        out["caught_up"] = all(s.get("caught_up") for s in stats)
+        return out
 
     def search(self, q: str, k: int = 10, category: str | None = None,
                timeout_s: float = 30.0) -> dict[str, Any]:

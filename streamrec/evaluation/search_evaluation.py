@@ -44,7 +44,10 @@ from streamrec.datasets.homedepot_catalog import (
     homedepot_judgments,
 )
 from streamrec.evaluation.deployment_services import deployment_settings
-from streamrec.evaluation.live_deployment import LiveDeployment, cpu_seconds
+from streamrec.evaluation.live_deployment import (
+    LiveDeployment,
+    tree_cpu_seconds,
+)
 from streamrec.evaluation.phase_progress import LogPhaseProgress, PhaseProgress
 from streamrec.evaluation.run_context import load_avg
 from streamrec.evaluation.search_baselines import offline_rankings, read_item_vectors
@@ -85,6 +88,8 @@ class SearchEvaluationConfig:
     ingest_timeout: float = 3600.0
     ingest_stall: float = 300.0
     encoder_threads: int = 2
+    api_workers: int = 1
+    """API processes (uvicorn workers), each with its own index replica."""
 
     def data_files(self) -> list[Path]:
         return [homedepot_dir(self.data_dir) / PRODUCTS_FILE,
@@ -227,7 +232,7 @@ def ingest(live: LiveDeployment, settings: Settings, records: list[dict[str, Any
     topic = Topics(settings).catalog_changes
     load_before = load_avg()
     pids = live.pids()
-    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    cpu_before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
     started = time.perf_counter()
     with RecordProducer(settings, client_id="streamrec-eval-search") as producer:
         for record in records:
@@ -268,7 +273,7 @@ def ingest(live: LiveDeployment, settings: Settings, records: list[dict[str, Any
                     f"{elapsed:.0f} s; see {live.worker_log} and {live.api_log}")
             time.sleep(0.5)
     total_s = time.perf_counter() - started
-    cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    cpu_after = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
     steady = None  # the middle 80% of the products: no start-up, no tail
     lo, hi = 0.1 * expected, 0.9 * expected
     t_lo = next((t for t, _, n in samples if n >= lo), None)
@@ -322,7 +327,8 @@ def run_search_evaluation(config: SearchEvaluationConfig,
     with deployment_settings(config.bootstrap, config.redis_url,
                              topic_partitions=config.partitions) as settings:
         ensure_topics(settings)
-        with LiveDeployment(settings, env={**INGEST_ENV, **config.env}) as live:
+        with LiveDeployment(settings, env={**INGEST_ENV, **config.env},
+                            api_workers=config.api_workers) as live:
             with progress.phase("starting the worker and the API"):
                 t0 = time.perf_counter()
                 live.start()
@@ -345,14 +351,17 @@ def run_search_evaluation(config: SearchEvaluationConfig,
 
             if config.clients > 0 and config.load_requests > 0:
                 before = load_avg()
-                api_cpu0 = cpu_seconds(api_pid)
+                api_cpu0 = tree_cpu_seconds(api_pid)
                 with progress.phase(f"latency: k=10, {config.clients} clients, "
                                     f"{config.load_seconds:.0f} s at most",
                                     len(load_queries)) as advance:
                     replies, wall, ccpu = drive(live.url, load_queries, 10, config.clients,
                                                 config.load_seconds, on_reply=advance)
                 concurrent = latency_summary(replies, wall, ccpu, config.clients, before)
-                concurrent["api_cpu_s"] = round(cpu_seconds(api_pid) - api_cpu0, 1)
+                concurrent["api_cpu_s"] = round(tree_cpu_seconds(api_pid) - api_cpu0, 1)
+                concurrent["api_cpu_ms_per_request"] = round(
+                    1000 * concurrent["api_cpu_s"] / max(1, concurrent["requests"]), 2)
+                concurrent["api_workers"] = config.api_workers
 
             before = load_avg()
             with progress.phase(f"quality: {len(queries):,} queries at k=100",

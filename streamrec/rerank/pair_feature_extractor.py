@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -48,6 +49,13 @@ class AnalysedText:
     """``" ".join(surface)``, for phrase matching."""
     trigrams: frozenset[str]
     """Character 3-grams of each token padded with spaces (``" ab"``, ``"abc"``, ``"bc "``)."""
+    sorted_stems: tuple[str, ...]
+    """The distinct stems, sorted: "does a stem start with s" is one bisection."""
+    stem_set: frozenset[str]
+    bigrams: frozenset[tuple[str, str]]
+    """Adjacent stem pairs."""
+    noun: str | None
+    """The stem of the last token that is neither a number nor a unit (the product noun)."""
 
 
 class PairFeatureExtractor:
@@ -74,12 +82,16 @@ class PairFeatureExtractor:
                           if _NUMBER.match(a) and b in UNIT_WORDS)
         trigrams = frozenset(padded[i:i + 3] for token in surface
                              for padded in (f" {token} ",) for i in range(len(padded) - 2))
-        return AnalysedText(surface, stems, numbers, pairs, " ".join(surface), trigrams)
+        noun = next((stem for token, stem in zip(reversed(surface), reversed(stems),
+                                                 strict=True)
+                     if not _NUMBER.match(token) and token not in UNIT_WORDS), None)
+        return AnalysedText(surface, stems, numbers, pairs, " ".join(surface), trigrams,
+                            tuple(sorted(set(stems))), frozenset(stems),
+                            frozenset(pairwise(stems)), noun)
 
     def extract(self, query: RerankQuery, candidates: Sequence[RerankCandidate]) -> np.ndarray:
-        out = np.full((len(candidates), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
         if not candidates:
-            return out
+            return np.full((0, len(FEATURE_NAMES)), np.nan, dtype=np.float32)
         q = self.analyse(query.text)
         content = [i for i, t in enumerate(q.surface) if t not in STOPWORDS] or \
             list(range(len(q.surface)))
@@ -100,15 +112,23 @@ class PairFeatureExtractor:
         agreement = self._category_agreement(candidates)
         q_stem_set = set(q_stems)
 
+        # a query stem s "prefix-matches" a title stem ts when either starts with the other
+        # (both at least _MIN_PREFIX long): ts.startswith(s) is a bisection in the title's
+        # sorted stems, s.startswith(ts) a lookup of s's own prefixes
+        q_prefixes = {s: [s[:n] for n in range(_MIN_PREFIX, len(s))] for s in q_stems
+                      if len(s) >= _MIN_PREFIX}
+        n_features = len(FEATURE_NAMES)
+        rows: list[list[float]] = []
+
         for row, cand in enumerate(candidates):
             t = self._analyse_title(cand.title)
-            t_stems = set(t.stems)
+            t_stems = t.stem_set
             matched = [s for s in q_stems if s in t_stems]
-            prefixed = sum(1 for s in q_stems if s in t_stems or (len(s) >= _MIN_PREFIX and any(
-                ts.startswith(s) or (len(ts) >= _MIN_PREFIX and s.startswith(ts))
-                for ts in t_stems)))
-            t_bigrams = set(pairwise(t.stems))
-            f = out[row]
+            prefixed = len(matched) + sum(
+                1 for s, prefixes in q_prefixes.items() if s not in t_stems and (
+                    _starts_any(t.sorted_stems, s) or any(p in t_stems for p in prefixes)))
+            f = [_NAN] * n_features
+            rows.append(f)
             f[C["fused_score"]] = cand.fused_score
             f[C["fused_rank"]] = cand.fused_rank
             if cand.bm25_score is not None:
@@ -134,7 +154,7 @@ class PairFeatureExtractor:
                 f[C["last_term_match"]] = float(words[-1] in t_stems)
                 f[C["first_term_match"]] = float(words[0] in t_stems)
             if q_bigrams:
-                f[C["bigram_share"]] = len(q_bigrams & t_bigrams) / len(q_bigrams)
+                f[C["bigram_share"]] = len(q_bigrams & t.bigrams) / len(q_bigrams)
             f[C["phrase_match"]] = float(bool(q.joined) and f" {q.joined} " in f" {t.joined} ")
             if q.trigrams:
                 shared = len(q.trigrams & t.trigrams)
@@ -142,10 +162,7 @@ class PairFeatureExtractor:
                 f[C["trigram_jaccard"]] = shared / len(q.trigrams | t.trigrams)
             if words and words[-1] in t_stems and len(t.stems) > 1:
                 f[C["last_term_position"]] = t.stems.index(words[-1]) / (len(t.stems) - 1)
-            noun = next((stem for token, stem in zip(reversed(t.surface), reversed(t.stems),
-                                                     strict=True)
-                         if not _NUMBER.match(token) and token not in UNIT_WORDS), None)
-            f[C["title_noun_in_query"]] = float(noun is not None and noun in q_stem_set)
+            f[C["title_noun_in_query"]] = float(t.noun is not None and t.noun in q_stem_set)
             f[C["title_terms"]] = len(t.surface)
             f[C["title_extra_terms"]] = len(t_stems - q_stem_set)
             f[C["query_numbers"]] = len(q.numbers)
@@ -158,6 +175,7 @@ class PairFeatureExtractor:
                 f[C["category_match"]] = float(wanted in category_filter_keys(cand.category_path))
             f[C["category_agreement"]] = agreement[row]
             f[C["popularity_log"]] = math.log1p(max(cand.popularity, 0.0))
+        out = np.array(rows, dtype=np.float32)
         # list context: how far each candidate is from the best one on the same query
         for name, gap in (("trigram_coverage", "trigram_coverage_gap"),
                           ("prefix_term_share", "prefix_share_gap")):
@@ -172,11 +190,21 @@ class PairFeatureExtractor:
         inferred-category signal that needs no extra lookup); NaN when it has none."""
         top = [c.category_path for c in sorted(candidates, key=lambda c: c.fused_rank)
                [:_AGREEMENT_TOP] if c.category_path]
+        share: dict[tuple[str, ...], float] = {}  # candidates share few distinct paths
         out = []
         for cand in candidates:
-            path = cand.category_path
+            path = tuple(cand.category_path)
             if not path or not top:
                 out.append(_NAN)
                 continue
-            out.append(sum(1 for p in top if p[:len(path)] == path) / len(top))
+            if path not in share:
+                share[path] = sum(1 for p in top if p[:len(path)] == path) / len(top)
+            out.append(share[path])
         return out
+
+
+def _starts_any(sorted_words: tuple[str, ...], prefix: str) -> bool:
+    """Whether a word of ``sorted_words`` starts with ``prefix`` (the first word not
+    below the prefix is the only candidate)."""
+    i = bisect_left(sorted_words, prefix)
+    return i < len(sorted_words) and sorted_words[i].startswith(prefix)

@@ -41,8 +41,8 @@ async def open_search(settings: Settings, redis_async: aioredis.Redis
         RerankBudgetConfig(budget_ms=settings.rerank_budget_ms,
                            max_depth=settings.rerank_max_depth,
                            min_depth=settings.rerank_min_depth), settings.rerank_threads)
-    search = CatalogSearch(replica, QueryEmbedder(encoder), popular, redis_async, keys,
-                           rerank=rerank)
+    embedder = QueryEmbedder(encoder, batch_max=settings.search_embed_batch_max)
+    search = CatalogSearch(replica, embedder, popular, redis_async, keys, rerank=rerank)
     if settings.rewrite_enabled:
         search.rewrite_stage = rewrite_stage(settings, redis_async, replica)
     return replica, search

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
@@ -35,8 +36,10 @@ async def readyz(state: ApiState = Depends(api_state)) -> JSONResponse:
         checks["redis"] = f"unreachable: {exc!r}"
     checks["index"] = "ok" if state.replica.caught_up else "catching up on catalog.vectors"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"ready": ready, "checks": checks, "index": state.replica.stats()},
-                        status_code=200 if ready else 503)
+    # ``process``: each API process has its own index replica, so a loader behind several
+    # processes (uvicorn --workers) tells their answers apart by it
+    return JSONResponse({"ready": ready, "checks": checks, "index": state.replica.stats(),
+                         "process": os.getpid()}, status_code=200 if ready else 503)
 
 
 @router.get("/metrics")

@@ -1,0 +1,116 @@
+"""QueryEmbedder: cache, dynamic batching of concurrent queries, errors reach every waiter."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from streamrec.serving.search.query_embedder import QueryEmbedder
+
+
+class RecordingEncoder:
+    """Deterministic vectors (a hash of the text); records each call's batch, and can hold
+    the first call until released so that others queue behind it."""
+
+    dim = 4
+    model_id = "recording"
+
+    def __init__(self, hold_first: bool = False, fail_on: str | None = None) -> None:
+        self.calls: list[list[str]] = []
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.hold_first = hold_first
+        self.fail_on = fail_on
+
+    @staticmethod
+    def vector(text: str) -> np.ndarray:
+        rng = np.random.default_rng(abs(hash(text)) % 2**32)
+        v = rng.standard_normal(4).astype(np.float32)
+        return v / np.linalg.norm(v)
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        self.started.set()
+        if self.hold_first and len(self.calls) == 1:
+            assert self.release.wait(5)
+        if self.fail_on in texts:
+            raise RuntimeError("encoder failed")
+        return np.stack([self.vector(t) for t in texts])
+
+
+def test_queries_are_normalised_and_cached() -> None:
+    encoder = RecordingEncoder()
+    embedder = QueryEmbedder(encoder)
+    first = embedder.embed("  Angle   BRACKET ")
+    again = embedder.embed("angle bracket")
+    assert np.array_equal(first, again)
+    assert np.array_equal(first, encoder.vector("angle bracket"))
+    assert encoder.calls == [["angle bracket"]]
+
+
+def test_queries_queued_behind_a_running_call_go_in_one_batch() -> None:
+    encoder = RecordingEncoder(hold_first=True)
+    embedder = QueryEmbedder(encoder, batch_max=16)
+    queries = [f"query {i}" for i in range(6)]
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(embedder.embed, "lead query")
+        assert encoder.started.wait(5)
+        rest = [pool.submit(embedder.embed, q) for q in queries]
+        deadline = time.monotonic() + 5
+        while len(embedder._waiting) < len(queries) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        encoder.release.set()
+        results = [f.result(5) for f in rest]
+        assert np.array_equal(first.result(5), encoder.vector("lead query"))
+    assert encoder.calls[0] == ["lead query"]
+    assert sorted(encoder.calls[1]) == sorted(queries)  # one call for all who waited
+    assert len(encoder.calls) == 2
+    for q, vector in zip(queries, results, strict=True):
+        assert np.array_equal(vector, encoder.vector(q))
+
+
+def test_batches_are_capped_and_every_query_answered() -> None:
+    encoder = RecordingEncoder(hold_first=True)
+    embedder = QueryEmbedder(encoder, batch_max=3)
+    queries = [f"q{i}" for i in range(10)]
+    with ThreadPoolExecutor(12) as pool:
+        first = pool.submit(embedder.embed, "lead")
+        assert encoder.started.wait(5)
+        rest = [pool.submit(embedder.embed, q) for q in queries]
+        time.sleep(0.2)
+        encoder.release.set()
+        results = [f.result(5) for f in rest]
+        first.result(5)
+    assert all(len(call) <= 3 for call in encoder.calls)
+    assert sorted(t for call in encoder.calls[1:] for t in call) == sorted(queries)
+    for q, vector in zip(queries, results, strict=True):
+        assert np.array_equal(vector, encoder.vector(q))
+
+
+def test_an_encoder_error_reaches_every_query_of_the_batch_and_nothing_hangs() -> None:
+    encoder = RecordingEncoder(hold_first=True, fail_on="bad")
+    embedder = QueryEmbedder(encoder)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(embedder.embed, "fine")
+        assert encoder.started.wait(5)
+        bad = pool.submit(embedder.embed, "bad")
+        other = pool.submit(embedder.embed, "other")
+        time.sleep(0.2)
+        encoder.release.set()
+        first.result(5)
+        with pytest.raises(RuntimeError, match="encoder failed"):
+            bad.result(5)
+        with pytest.raises(RuntimeError, match="encoder failed"):
+            other.result(5)  # it shared the failing call
+    # the failure is not cached: the next request tries again
+    encoder.fail_on = None
+    assert np.array_equal(embedder.embed("other"), encoder.vector("other"))
+
+
+def test_batch_max_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        QueryEmbedder(RecordingEncoder(), batch_max=0)
