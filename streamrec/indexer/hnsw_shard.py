@@ -53,6 +53,10 @@ class SearchHit(NamedTuple):
     shard: str
 
 
+def _no_hits(queries: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros((queries, 0), dtype=np.float32), np.zeros((queries, 0), dtype=np.int64)
+
+
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
     """float32 rows, normalised only where not already of unit length.
 
@@ -323,12 +327,27 @@ class HnswShard:
         Fewer than ``k`` come back when fewer qualify; FAISS's ``-1`` padding is dropped.
         ``normalized=True`` skips normalising queries the caller already normalised.
         """
+        scores, ids = self.search_arrays(queries, k, ef_search, allowed, normalized=normalized)
+        return [self._hits(s, i) for s, i in zip(scores, ids, strict=True)]
+
+    def search_arrays(
+        self,
+        queries: np.ndarray,
+        k: int,
+        ef_search: int | None = None,
+        allowed: np.ndarray | None = None,
+        *,
+        normalized: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``search`` as two ``(len(queries), <= k)`` arrays, scores best first and internal
+        ids (``-1`` where fewer qualify, score ``-inf``): what a caller merging several
+        shards needs, without a Python object per hit (``skus_of`` names the ids)."""
         queries = queries if normalized else unit_rows(queries)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise ValueError(f"queries have shape {queries.shape}, the shard dim {self.dim}")
         total = self.total
         if k <= 0 or not self._ids or not len(queries):
-            return [[] for _ in range(len(queries))]
+            return _no_hits(len(queries))
         mask = None
         if allowed is not None:
             mask = allowed[:total] & self._live[:total]
@@ -336,31 +355,49 @@ class HnswShard:
             mask = self._live[:total]
         count = len(self._ids) if mask is None else int(np.count_nonzero(mask))
         if count == 0:
-            return [[] for _ in range(len(queries))]
+            return _no_hits(len(queries))
         if len(queries) >= self.config.exact_batch_min and total <= self.config.exact_batch_below:
-            return self._exact_batch(queries, min(k, count), mask)
-        selective = count < self.config.exact_search_selectivity * len(self._ids)
-        if mask is not None and (count <= self.config.exact_search_below or selective):
-            return self._exact_search(queries, k, np.flatnonzero(mask))
+            scores, ids = self._exact_batch(queries, min(k, count), mask)
+        else:
+            selective = count < self.config.exact_search_selectivity * len(self._ids)
+            if mask is not None and (count <= self.config.exact_search_below or selective):
+                scores, ids = self._exact_search(queries, k, np.flatnonzero(mask))
+            else:
+                scores, ids = self._graph_search(queries, k, mask, allowed is None, ef_search)
+        # FAISS's padding, and (defensively) any id no longer live
+        valid = (ids >= 0) & self._live[np.maximum(ids, 0)]
+        if not valid.all():
+            scores = np.where(valid, scores, -np.inf).astype(np.float32, copy=False)
+            ids = np.where(valid, ids, -1)
+        return scores, ids
+
+    def _graph_search(self, queries: np.ndarray, k: int, mask: np.ndarray | None,
+                      tombstones_only: bool, ef_search: int | None
+                      ) -> tuple[np.ndarray, np.ndarray]:
         wanted = k * self.config.refine_factor if self._raw is not None else k
         ef = max(ef_search or self.config.ef_search, wanted)
         bits = None
         if mask is None:
             params = faiss.SearchParametersHNSW(efSearch=ef)
         else:
-            if allowed is None:  # tombstones only: the same bitmap until the next mutation
+            if tombstones_only:  # the same bitmap until the next mutation
                 bits = self._cache.get("live_bits")
                 if bits is None:
                     bits = self._cache["live_bits"] = np.packbits(mask, bitorder="little")
             else:
                 bits = np.packbits(mask, bitorder="little")
-            selector = faiss.IDSelectorBitmap(total, faiss.swig_ptr(bits))
+            selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
             params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
         scores, ids = self._index.search(queries, wanted, params=params)
         del bits  # the selector points into it: kept alive until the search returned
         if wanted > k:
             scores, ids = self._refine(queries, ids, k)
-        return [self._hits(s, i) for s, i in zip(scores, ids, strict=True)]
+        return scores, ids
+
+    def skus_of(self, ids: Sequence[int]) -> list[str | None]:
+        """The skus of internal ids (None for a deleted one)."""
+        skus = self._skus
+        return [skus[i] for i in ids]
 
     def _refine(
         self, queries: np.ndarray, ids: np.ndarray, k: int
@@ -385,12 +422,13 @@ class HnswShard:
         ]
 
     def _exact_batch(self, queries: np.ndarray, k: int, mask: np.ndarray | None
-                     ) -> list[list[SearchHit]]:
+                     ) -> tuple[np.ndarray, np.ndarray]:
         """Best ``k`` (<= the rows ``mask`` allows) of every query over the whole shard."""
         total = self.total
         stored = self._stored(np.arange(total)) if self.config.storage == "fp16" else \
             self._stored(slice(0, total))  # a view for flat storage and sq8's raw rows
-        out: list[list[SearchHit]] = []
+        all_scores: list[np.ndarray] = []
+        all_ids: list[np.ndarray] = []
         step = max(1, EXACT_BATCH_SCORES // total)  # bounds the score matrix's memory
         for start in range(0, len(queries), step):
             scores = queries[start:start + step] @ stored.T
@@ -402,18 +440,17 @@ class HnswShard:
                 top = np.broadcast_to(np.arange(total), scores.shape)
             top_scores = np.take_along_axis(scores, top, axis=1)
             order = np.argsort(-top_scores, axis=1, kind="stable")
-            out += [self._hits(s, i) for s, i in zip(
-                np.take_along_axis(top_scores, order, axis=1),
-                np.take_along_axis(top, order, axis=1), strict=True)]
-        return out
+            all_scores.append(np.take_along_axis(top_scores, order, axis=1))
+            all_ids.append(np.take_along_axis(top, order, axis=1))
+        return np.concatenate(all_scores), np.concatenate(all_ids)
 
-    def _exact_search(self, queries: np.ndarray, k: int, ids: np.ndarray) -> list[list[SearchHit]]:
+    def _exact_search(self, queries: np.ndarray, k: int, ids: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
         """Brute force over a few internal ids (faiss.knn: no BLAS thread pile-up)."""
         vectors = np.ascontiguousarray(self._stored(ids), dtype=np.float32)
         metric = faiss.METRIC_INNER_PRODUCT
         scores, rows = faiss.knn(queries, vectors, min(k, len(ids)), metric=metric)
-        internal = np.where(rows >= 0, ids[np.maximum(rows, 0)], -1)
-        return [self._hits(s, i) for s, i in zip(scores, internal, strict=True)]
+        return scores, np.where(rows >= 0, ids[np.maximum(rows, 0)], -1)
 
     # --- compaction -----------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ and replays the mutations that arrived meanwhile before it swaps the new graph i
 
 from __future__ import annotations
 
-import heapq
 import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -59,6 +58,43 @@ def parse_category(category: Category) -> tuple[str, ...]:
         return ()
     levels = category.split(">") if isinstance(category, str) else category
     return tuple(level.strip() for level in levels if level and level.strip())
+
+
+def merge_shard_results(found: Sequence[tuple[HnswShard, np.ndarray, np.ndarray]], k: int,
+                        queries: int) -> list[list[SearchHit]]:
+    """Each query's best ``k`` over several shards' ``search_arrays`` results, best first
+    (ties keep shard order). The merge runs on the score arrays: only the ``k`` winners
+    become ``SearchHit`` objects, not every shard's ``k``."""
+    if not found:
+        return [[] for _ in range(queries)]
+    scores = np.concatenate([s for _, s, _ in found], axis=1)
+    ids = np.concatenate([i for _, _, i in found], axis=1)
+    owner = np.concatenate([np.full(i.shape[1], n, dtype=np.int32)
+                            for n, (_, _, i) in enumerate(found)])
+    if scores.shape[1] > k:
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        top_scores = np.take_along_axis(scores, top, axis=1)
+        # best first; among equal scores, the earlier column (shard order, then rank)
+        order = np.lexsort((top, -top_scores), axis=1)
+        top = np.take_along_axis(top, order, axis=1)
+    else:
+        top = np.argsort(-scores, axis=1, kind="stable")
+    top_ids = np.take_along_axis(ids, top, axis=1)
+    top_owner = owner[top]
+    skus = np.full(top.shape, None, dtype=object)
+    for n, (shard, _, _) in enumerate(found):  # one lookup call per shard, not per hit
+        chosen = (top_owner == n) & (top_ids >= 0)
+        if chosen.any():
+            skus[chosen] = shard.skus_of(top_ids[chosen].tolist())
+    names = [shard.name for shard, _, _ in found]
+    return [
+        [SearchHit(sku, score, names[n])
+         for sku, score, n in zip(row_skus, row_scores, row_owner, strict=True)
+         if sku is not None]
+        for row_skus, row_scores, row_owner in zip(
+            skus.tolist(), np.take_along_axis(scores, top, axis=1).tolist(),
+            top_owner.tolist(), strict=True)
+    ]
 
 
 class _ReadWriteLock:
@@ -280,12 +316,12 @@ class ShardedIndex:
         if queries.shape[1] != self.dim:
             raise ValueError(f"queries have dim {queries.shape[1]}, the index {self.dim}")
         prefix = parse_category(category)
-        results: list[list[SearchHit]] = [[] for _ in range(len(queries))]
         if k <= 0:
-            return results
+            return [[] for _ in range(len(queries))]
         with self._lock.read():
             candidates = self.router.shards_for_category(prefix) if prefix else None
             names = [n for n in self._shards if candidates is None or n in candidates]
+            found: list[tuple[HnswShard, np.ndarray, np.ndarray]] = []
             for name in names:
                 shard = self._shards[name]
                 allowed = shard.category_mask(prefix)
@@ -295,14 +331,9 @@ class ShardedIndex:
                 ef = ef_search or choose_ef_search(
                     k, count / len(shard), self.config.ef_search, self.config.max_ef_search
                 )
-                found = shard.search(queries, k, ef, allowed, normalized=True)
-                if len(names) == 1:
-                    return found
-                for row, hits in enumerate(found):
-                    results[row].extend(hits)
-        if len(names) > 1:
-            results = [heapq.nlargest(k, hits, key=lambda h: h.score) for hits in results]
-        return results
+                found.append((shard, *shard.search_arrays(queries, k, ef, allowed,
+                                                          normalized=True)))
+            return merge_shard_results(found, k, len(queries))
 
     def similar(self, sku: str, k: int = 10, category: Category = None) -> list[SearchHit]:
         """The ``k`` products nearest to ``sku``, never ``sku`` itself; KeyError if unknown."""
