@@ -1,4 +1,15 @@
-"""Record user events in Redis: de-duplicated by event id, a bounded recent list per user."""
+"""Record user events in Redis: de-duplicated by event id, a bounded recent list per user.
+
+Every ``EVENTS_PER_CALL`` events of a micro-batch are one Lua script call
+(``RECORD_BATCH``), all in one pipelined round trip, not one call per event plus one
+``ZINCRBY`` per item: redis-py packs every argument and parses every reply in Python,
+and the per-event calls were the users worker's largest redis-py cost after the
+co-visitation writes. The events travel as one JSON argument; each event is still
+applied (or found a duplicate) on its own, in order, as before, and an item's popularity
+gains the sum of its fresh events' weights, as before (per call now, not per batch). A
+call names keys of many users (and the shared popularity set): fine on one Redis, which
+is what streamrec runs, not on a Redis Cluster (which would need one call per user).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +19,43 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
+from streamrec.recs.pipelined_script import PipelinedScript, ScriptCall
 from streamrec.redis_keys import RedisKeys
 
-# KEYS: seen marker, recent list, event counter. ARGV: ttl, event json, max recent.
-RECORD_ONCE = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
-  redis.call('LPUSH', KEYS[2], ARGV[2])
-  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
-  redis.call('INCR', KEYS[3])
-  return 1
+# KEYS: per event its seen marker, recent list and event counter, then the popularity set.
+# ARGV: 1 dedup ttl s, 2 max recent, 3 JSON [[summary json, popularity weight, sku], ...]
+# aligned with the events. Returns 1 (applied) or 0 (a duplicate) per event. Popularity
+# is summed per sku in event order, as the per-batch ZINCRBYs summed it in Python.
+RECORD_BATCH = """
+local ttl, keep = tonumber(ARGV[1]), tonumber(ARGV[2])
+local events = cjson.decode(ARGV[3])
+local applied, weights, order = {}, {}, {}
+for i, event in ipairs(events) do
+  local at = 3 * (i - 1)
+  applied[i] = 0
+  if redis.call('SET', KEYS[at + 1], '1', 'NX', 'EX', ttl) then
+    redis.call('LPUSH', KEYS[at + 2], event[1])
+    redis.call('LTRIM', KEYS[at + 2], 0, keep - 1)
+    redis.call('INCR', KEYS[at + 3])
+    applied[i] = 1
+    local weight, sku = event[2], event[3]
+    if weight > 0 and sku ~= '' then
+      if weights[sku] == nil then
+        order[#order + 1] = sku
+        weights[sku] = 0
+      end
+      weights[sku] = weights[sku] + weight
+    end
+  end
 end
-return 0
+for _, sku in ipairs(order) do
+  redis.call('ZINCRBY', KEYS[#KEYS], weights[sku], sku)
+end
+return applied
 """
+
+EVENTS_PER_CALL = 64
+"""Bounds how long one script call holds Redis (other clients wait while it runs)."""
 
 POPULARITY_WEIGHTS = {"VIEW": 1.0, "CLICK": 2.0, "ADD_TO_CART": 4.0, "PURCHASE": 8.0}
 
@@ -33,29 +69,27 @@ class UserEventRecorder:
         self.keys = keys
         self.max_recent = max_recent
         self.dedup_ttl_s = dedup_ttl_s
-        self._script = redis.register_script(RECORD_ONCE)
+        self._script = PipelinedScript(RECORD_BATCH)
 
     async def record(self, events: Sequence[dict[str, Any]]) -> list[bool]:
         """Apply events in order, one round trip; False where the event id was seen before."""
         if not events:
             return []
-        pipe = self.redis.pipeline(transaction=False)
+        calls = [self._call(events[at:at + EVENTS_PER_CALL])
+                 for at in range(0, len(events), EVENTS_PER_CALL)]
+        return [bool(a) for applied in await self._script.run(self.redis, calls)
+                for a in applied]
+
+    def _call(self, events: Sequence[dict[str, Any]]) -> ScriptCall:
+        keys: list[str] = []
+        rows: list[tuple[str, float, str]] = []
         for event in events:
-            summary = orjson.dumps({k: event.get(k) for k in RECENT_FIELDS})
             user = event["user_id"]
-            await self._script(
-                keys=[self.keys.event_seen(user, event["event_id"]), self.keys.user_recent(user),
-                      self.keys.user_event_count(user)],
-                args=[self.dedup_ttl_s, summary, self.max_recent], client=pipe)
-        applied = [bool(r) for r in await pipe.execute()]
-        popularity: dict[str, float] = {}
-        for event, fresh in zip(events, applied, strict=True):
-            weight = POPULARITY_WEIGHTS.get(event["type"], 0.0)
-            if fresh and weight and event.get("sku"):
-                popularity[event["sku"]] = popularity.get(event["sku"], 0.0) + weight
-        if popularity:  # one command per batch, only for events applied the first time
-            pipe = self.redis.pipeline(transaction=False)
-            for sku, weight in popularity.items():
-                pipe.zincrby(self.keys.popular(), weight, sku)
-            await pipe.execute()
-        return applied
+            keys += (self.keys.event_seen(user, event["event_id"]), self.keys.user_recent(user),
+                     self.keys.user_event_count(user))
+            # the stored summary's bytes, as a string inside the call's JSON
+            summary = orjson.dumps({k: event.get(k) for k in RECENT_FIELDS}).decode()
+            rows.append((summary, POPULARITY_WEIGHTS.get(event["type"], 0.0),
+                         event.get("sku") or ""))
+        keys.append(self.keys.popular())
+        return keys, [self.dedup_ttl_s, self.max_recent, orjson.dumps(rows)]

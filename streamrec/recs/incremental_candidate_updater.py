@@ -55,26 +55,29 @@ from streamrec.recs.user_profile import UserProfile
 UpdateStatus = Literal["updated", "created"]
 
 # KEYS: candidates, sources, meta, purchased summary, then one co-visitation set per anchor.
-# ARGV: 1 config hash, 2 decay, 3 ttl, 4 summary ttl, 5 top_n, 6 k, 7 neighbours per
-#       anchor, 8 source weight, 9 normalisation (max|rank), 10 now ms, 11 event count,
-#       12 [anchor, weight, ...] (aligned with KEYS[5..]), 13 [excluded sku, ...],
-#       14 [sku to remove, ...], 15 [purchased sku, ...], 16 source name, 17 rank K,
-#       18 most new entries per update.
-# Returns 1 (updated) or 2 (created: the list was missing or of another configuration).
+# ARGV: 1 the batch's settings, JSON {h: config hash, d: decay, t: ttl, st: summary ttl,
+#       n: top_n, k: k, p: neighbours per anchor, w: source weight, m: normalisation
+#       (max|rank), at: now ms, s: source name, r: rank K, x: most new entries per update};
+#       2 the user's, JSON [event count, [anchor, weight, ...] (aligned with KEYS[5..]),
+#       [excluded sku, ...], [sku to remove, ...], [purchased sku, ...]].
+# Two JSON arguments, not 18: redis-py packs every argument in Python, and this script is
+# called once per user with new events. Returns 1 (updated) or 2 (created: the list was
+# missing or of another configuration).
 UPDATE = LUA_CALL_CHUNKED + """
+local cfg, own = cjson.decode(ARGV[1]), cjson.decode(ARGV[2])
 local zkey, skey, mkey, pkey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local ttl, summary_ttl, top_n = ARGV[3], ARGV[4], tonumber(ARGV[5])
-local source = ARGV[16]
+local ttl, summary_ttl, top_n = cfg.t, cfg.st, cfg.n
+local source = cfg.s
 local status = 1
 local meta = redis.call('HMGET', mkey, 'config_hash', 'scale', 'sources')
 local scale, sources = 1, meta[3] or ''
-if meta[1] ~= ARGV[1] then
+if meta[1] ~= cfg.h then
   status, sources = 2, ''
   redis.call('DEL', zkey, skey, mkey)
 else
   scale = tonumber(meta[2] or '1') or 1
 end
-local bought = cjson.decode(ARGV[15])
+local bought = own[5]
 if #bought > 0 then
   call_chunked('SADD', pkey, bought)
   redis.call('EXPIRE', pkey, summary_ttl)
@@ -82,7 +85,7 @@ end
 -- decay without touching the list: a score is stored divided by the list's scale, so
 -- multiplying the scale decays every entry at once; the scale is reset (the stored
 -- scores multiplied out) before it underflows
-scale = scale * tonumber(ARGV[2])
+scale = scale * cfg.d
 if scale < 1e-60 then
   local old = redis.call('ZRANGE', zkey, 0, -1, 'WITHSCORES')
   local z = {}
@@ -90,16 +93,16 @@ if scale < 1e-60 then
   if #z > 0 then call_chunked('ZADD', zkey, z) end
   scale = 1
 end
-local dropped = cjson.decode(ARGV[14])
+local dropped = own[4]
 if #dropped > 0 then
   call_chunked('ZREM', zkey, dropped)
   call_chunked('HDEL', skey, dropped)
 end
 -- co-visitation neighbours of the newest items
 local excluded = {}
-for _, sku in ipairs(cjson.decode(ARGV[13])) do excluded[sku] = true end
-local anchors = cjson.decode(ARGV[12])
-local per_item = tonumber(ARGV[7])
+for _, sku in ipairs(own[3]) do excluded[sku] = true end
+local anchors = own[2]
+local per_item = cfg.p
 local sums, best, via, found = {}, {}, {}, {}
 for a = 1, #anchors, 2 do
   local anchor, weight = anchors[a], tonumber(anchors[a + 1])
@@ -121,8 +124,8 @@ table.sort(found, function(x, y)
   if sums[x] ~= sums[y] then return sums[x] > sums[y] end
   return x < y
 end)
-local k, source_weight = tonumber(ARGV[6]), tonumber(ARGV[8])
-local by_rank, rank_k = ARGV[9] == 'rank', tonumber(ARGV[17])
+local k, source_weight = cfg.k, cfg.w
+local by_rank, rank_k = cfg.m == 'rank', cfg.r
 local top_sum = sums[found[1]] or 0
 local picked, norm = {}, {}
 for rank = 1, math.min(k, #found) do
@@ -148,7 +151,7 @@ if #picked > 0 then
     for i, sku in ipairs(listed_keys) do listed[sku] = raw[i] end
   end
   local z, h, new_json = {}, {}, {}
-  local max_new, new_count = tonumber(ARGV[18]), 0
+  local max_new, new_count = cfg.x, 0
   for i, sku in ipairs(picked) do
     local add = source_weight * norm[sku]
     local before = stored[i] and tonumber(stored[i]) * scale
@@ -197,8 +200,8 @@ redis.call('EXPIRE', skey, ttl)
 if added > 0 and (',' .. sources .. ','):find(',' .. source .. ',', 1, true) == nil then
   if sources == '' then sources = source else sources = sources .. ',' .. source end
 end
-redis.call('HSET', mkey, 'generated_at', ARGV[10], 'event_count', ARGV[11],
-           'config_hash', ARGV[1], 'mode', 'incremental', 'sources', sources,
+redis.call('HSET', mkey, 'generated_at', cfg.at, 'event_count', own[1],
+           'config_hash', cfg.h, 'mode', 'incremental', 'sources', sources,
            'scale', string.format('%.17g', scale))
 redis.call('EXPIRE', mkey, ttl)
 return status
@@ -242,42 +245,49 @@ class IncrementalCandidateUpdater:
                 self.source, self.spec = source, spec
         self._script = PipelinedScript(UPDATE)
 
-    def call(self, profile: UserProfile, new_events: Sequence[Mapping[str, Any]]
-             ) -> ScriptCall:
+    def settings(self) -> bytes:
+        """The script's first argument: what every user's call of a batch shares."""
+        gen, cfg = self.generator.config, self.cache.config
+        k = per_item = 0
+        weight = 0.0
+        name = ""
+        if self.source is not None and self.spec is not None:
+            k, weight, name = self.spec.k, self.spec.weight, self.spec.name
+            per_item = max(k, self.source.store.config.neighbours_per_item)
+        return orjson.dumps({
+            "h": self.generator.config_hash(), "d": float(self.config.decay), "t": cfg.ttl_s,
+            "st": cfg.summary_ttl_s, "n": gen.top_n, "k": k, "p": per_item,
+            "w": float(weight), "m": gen.normalisation, "at": int(self.clock() * 1000),
+            "s": name, "r": RANK_K, "x": self.config.max_new})
+
+    def call(self, profile: UserProfile, new_events: Sequence[Mapping[str, Any]],
+             settings: bytes | None = None) -> ScriptCall:
         """The script call for one user whose ``new_events`` were just applied to
-        ``profile`` (pure; exposed for tests and the benchmark)."""
+        ``profile`` (pure but for the clock; exposed for tests and the benchmark).
+        ``settings``: ``self.settings()``, computed once per batch."""
         keys, gen = self.cache.keys, self.generator.config
         new_skus = list(dict.fromkeys(e["sku"] for e in reversed(new_events) if e.get("sku")))
         bought = list(dict.fromkeys(e["sku"] for e in new_events
                                     if e.get("sku") and e.get("type") == "PURCHASE"))
         anchors: dict[str, float] = {}
         excluded: list[str] = []
-        k = per_item = 0
-        weight = 0.0
-        name = ""
         if self.source is not None and self.spec is not None:
             weights = self.source.anchor_weights(profile)
             anchors = {sku: weights[sku] for sku in new_skus if sku in weights}
             excluded = list(weights)
-            k, weight, name = self.spec.k, self.spec.weight, self.spec.name
-            per_item = max(k, self.source.store.config.neighbours_per_item)
         removed = list(bought)
         if gen.filter_seen:
             seen = profile.recent_skus(gen.seen_recent)
             excluded.extend(seen)
             removed.extend(s for s in new_skus if s not in removed)
         user = profile.user_id
-        flat_anchors = [part for sku, w in anchors.items() for part in (sku, repr(float(w)))]
-        cfg = self.cache.config
+        flat_anchors = [part for sku, w in anchors.items() for part in (sku, float(w))]
         return (
             [keys.user_candidates(user), keys.user_candidate_sources(user),
              keys.user_candidate_meta(user), keys.user_purchased(user),
              *(self.source.store.keys.co_visitation(sku) for sku in anchors)],
-            [self.generator.config_hash(), repr(self.config.decay), cfg.ttl_s,
-             cfg.summary_ttl_s, gen.top_n, k, per_item, repr(float(weight)),
-             gen.normalisation, int(self.clock() * 1000), profile.event_count,
-             orjson.dumps(flat_anchors), orjson.dumps(excluded), orjson.dumps(removed),
-             orjson.dumps(bought), name, repr(RANK_K), self.config.max_new],
+            [settings or self.settings(),
+             orjson.dumps([profile.event_count, flat_anchors, excluded, removed, bought])],
         )
 
     async def update_many(self, updates: Sequence[tuple[UserProfile,
@@ -287,7 +297,9 @@ class IncrementalCandidateUpdater:
         or ``created`` (the list was missing or stale: a full refresh is owed)."""
         if not updates:
             return {}
+        settings = self.settings()
         results = await self._script.run(
-            self.cache.redis, [self.call(profile, events) for profile, events in updates])
+            self.cache.redis,
+            [self.call(profile, events, settings) for profile, events in updates])
         return {profile.user_id: ("created" if int(result) == 2 else "updated")
                 for (profile, _), result in zip(updates, results, strict=True)}

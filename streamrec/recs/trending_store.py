@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import orjson
 import redis.asyncio as aioredis
 
 from streamrec.recs.category_scope import OVERALL, category_scope, category_scopes
@@ -27,7 +28,8 @@ from streamrec.recs.pipelined_script import PipelinedScript
 from streamrec.redis_keys import RedisKeys
 
 # KEYS: scores, epoch. ARGV: newest ts, tau ms, renormalise above, max items, ttl s,
-# then (sku, weight, ts) triples.
+# JSON [sku, weight, ts, ...] (one argument, not three per hit: redis-py packs each
+# argument in Python, and cjson decodes the doubles exactly as ``tonumber`` did).
 RECORD = """
 local newest, tau = tonumber(ARGV[1]), tonumber(ARGV[2])
 local epoch = tonumber(redis.call('GET', KEYS[2]))
@@ -41,9 +43,10 @@ if x > tonumber(ARGV[3]) then
   redis.call('SET', KEYS[2], ARGV[1])
   epoch = newest
 end
-for i = 6, #ARGV, 3 do
-  local inc = tonumber(ARGV[i + 1]) * math.exp((tonumber(ARGV[i + 2]) - epoch) / tau)
-  if inc > 0 then redis.call('ZINCRBY', KEYS[1], inc, ARGV[i]) end
+local hits = cjson.decode(ARGV[6])
+for i = 1, #hits, 3 do
+  local inc = hits[i + 1] * math.exp((hits[i + 2] - epoch) / tau)
+  if inc > 0 then redis.call('ZINCRBY', KEYS[1], inc, hits[i]) end
 end
 local limit = tonumber(ARGV[4])
 if redis.call('ZCARD', KEYS[1]) > limit + math.floor(limit / 4) then
@@ -135,11 +138,12 @@ class TrendingStore:
         calls = []
         for scope, scope_hits in grouped.items():
             newest = max(int(hit.ts) for hit in scope_hits)
-            args: list[Any] = [newest, config.tau_ms, config.renormalise_above,
-                               config.max_items, config.ttl_s]
+            flat: list[Any] = []
             for hit in scope_hits:
-                args.extend((hit.sku, repr(float(hit.weight)), int(hit.ts)))
-            calls.append(([self.keys.trending(scope), self.keys.trending_epoch(scope)], args))
+                flat.extend((hit.sku, float(hit.weight), int(hit.ts)))
+            calls.append(([self.keys.trending(scope), self.keys.trending_epoch(scope)],
+                          [newest, config.tau_ms, config.renormalise_above, config.max_items,
+                           config.ttl_s, orjson.dumps(flat)]))
         await self._record.run(self.redis, calls)
 
     async def top(self, category: Sequence[str] | str | None, k: int,

@@ -1,15 +1,15 @@
+import orjson
 import pytest
 
-from streamrec.recs.co_visitation_store import CoVisit, CoVisitationConfig, CoVisitationStore
+from streamrec.recs.co_visitation_store import (
+    KEEP_INCREMENTS,
+    REFRESH_TTL,
+    TRIM,
+    CoVisit,
+    CoVisitationConfig,
+    CoVisitationStore,
+)
 from streamrec.redis_keys import RedisKeys
-
-
-class RecordingPipe:
-    def __init__(self):
-        self.commands = []
-
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: self.commands.append((name, *args))
 
 
 def store(**config):
@@ -35,19 +35,41 @@ def test_increments_add_up_across_visits():
     assert increments == {"a": {"b": 2.0}, "b": {"a": 2.0}}
 
 
+def actions(calls):
+    """item key -> the action each call asks for after its increments."""
+    out = {}
+    for keys, args in calls:
+        for key, (action, _) in zip(keys, orjson.loads(args[2]), strict=True):
+            out[key] = action
+    return out
+
+
 def test_sets_are_trimmed_periodically_not_on_every_write():
     s = store(trim_every=3, max_neighbours=10, ttl_s=60)
-    trims = []
-    for _ in range(7):
-        pipe = RecordingPipe()
-        s.stage(pipe, [CoVisit(["a"], "b")])
-        trims.append([c for c in pipe.commands if c[0] == "zremrangebyrank"])
-    # each write touches the sets of a and b; every third write trims both to the top 10
-    assert [len(t) for t in trims] == [0, 0, 2, 0, 0, 2, 0]
-    assert ("zremrangebyrank", "t:covis:{a}", 0, -11) in trims[2]
+    seen = [actions(s.script_calls([CoVisit(["a"], "b")])) for _ in range(7)]
+    # each write touches the sets of a and b: every third trims (and refreshes the TTL),
+    # the first one ever and the first after a trim refresh the TTL, the others only add
+    assert [row["t:covis:{a}"] for row in seen] == [
+        REFRESH_TTL, KEEP_INCREMENTS, TRIM, REFRESH_TTL, KEEP_INCREMENTS, TRIM, REFRESH_TTL]
+    assert seen[2]["t:covis:{b}"] == TRIM
+
+
+def test_script_calls_carry_the_increments_in_slices_of_items():
+    s = store(items_per_call=2, max_neighbours=7, ttl_s=60, distance_decay=0.5)
+    visit = CoVisit(["c", "b", "a"], "d")
+    calls = s.script_calls([visit])
+    assert [len(keys) for keys, _ in calls] == [2, 2]
+    assert all(args[:2] == [7, 60] for _, args in calls)
+    rows = {key: row for keys, args in calls
+            for key, (_, row) in zip(keys, orjson.loads(args[2]), strict=True)}
+    expected = store(distance_decay=0.5).increments([visit])
+    assert rows == {f"t:covis:{{{item}}}": row for item, row in expected.items()}
 
 
 def test_nothing_to_write():
-    pipe = RecordingPipe()
-    assert store().stage(pipe, [CoVisit([], "a"), CoVisit(["a"], "a")]) == 0
-    assert pipe.commands == []
+    assert store().script_calls([CoVisit([], "a"), CoVisit(["a"], "a")]) == []
+
+
+def test_items_per_call_cannot_be_negative():
+    with pytest.raises(ValueError):
+        CoVisitationConfig(items_per_call=-1)
