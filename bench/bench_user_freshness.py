@@ -135,6 +135,9 @@ class FreshnessRun:
         self.pending: dict[str, tuple[int, float]] = {}  # probe user -> (count, sent at)
         self.sent_counts: dict[str, int] = {}
         self.latencies: list[float] = []
+        self.sent_at: list[float] = []
+        """When each arrived probe was sent, seconds into the run (for the timeline)."""
+        self.started = time.monotonic()
         self.lost = 0
         self.sent = 0
         self._lock = threading.Lock()
@@ -145,7 +148,7 @@ class FreshnessRun:
         topic = Topics(self.settings).user_events
         probes = iter(self.probe_names * 1000)
         with RecordProducer(self.settings, client_id="bench-users") as producer:
-            started = time.monotonic()
+            started = self.started = time.monotonic()
             while time.monotonic() - started < seconds:
                 due = started + self.sent / self.rate
                 now = time.monotonic()
@@ -185,6 +188,7 @@ class FreshnessRun:
                         with self._lock:
                             self.pending.pop(user, None)
                         self.latencies.append(now - sent_at)
+                        self.sent_at.append(sent_at - self.started)
             time.sleep(0.01)
 
     def run(self, seconds: float) -> None:
@@ -286,6 +290,13 @@ def main() -> None:
             procs.stop()
 
     lat = [x * 1000 for x in run.latencies]
+    # p99 of the probes sent in each 10 s of the run: does the path keep up, or tip later?
+    windows: dict[int, list[float]] = {}
+    for sent_at, ms in zip(run.sent_at, lat, strict=True):
+        windows.setdefault(int(sent_at // 10) * 10, []).append(ms)
+    timeline = {f"{start}-{start + 10}s": {"probes": len(v), "p50": pct(v, 50),
+                                            "p99": pct(v, 99)}
+                for start, v in sorted(windows.items())}
     result = {
         "bench": "user_freshness_and_serving",
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
@@ -299,6 +310,7 @@ def main() -> None:
         "users_workers": args.users_workers,
         "users_worker_cpu_share": round(users_cpu / fresh_elapsed, 2),
         "batch_oldest_record_age_ms": record_age_ms,
+        "freshness_by_10s": timeline,
         "load_during_freshness": round(load_fresh, 2),
         "serving": {"clients": args.clients, "api_workers": args.api_workers, **served},
         "load_during_serving": round(load_serve, 2),
@@ -312,6 +324,8 @@ def main() -> None:
           f"oldest record of a batch, age when picked up / applied (bucket bounds): "
           f"p50 {record_age_ms['picked_p50']} / {record_age_ms['applied_p50']} ms, p99 "
           f"{record_age_ms['picked_p99']} / {record_age_ms['applied_p99']} ms")
+    print("freshness by when the probe was sent: " + ", ".join(
+        f"{w} p50 {v['p50']} / p99 {v['p99']} ms" for w, v in timeline.items()))
     print(f"serving: {served['requests_per_s']} req/s at {args.clients} clients, p50 "
           f"{served['p50_ms']} ms, p90 {served['p90_ms']} ms, p99 {served['p99_ms']} ms, "
           f"non-200 {served['non_200']}, API CPU {served['api_cpu_ms_per_request']} ms per "

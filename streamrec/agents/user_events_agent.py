@@ -75,7 +75,10 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
     applied_count: dict[str, int] = {}  # user -> event_count of the last applied profile
     first_event_at: dict[str, float] = {}  # user -> when the oldest unrefreshed event arrived
     last_active: dict[str, float] = {}
-    warming: set[str] = set()  # users the cache warmer queued (their refresh's metric label)
+    # users the cache warmer queued, oldest first: refreshed only with the full-refresh
+    # budget that events leave unused, so a warmer pass that finds thousands of users
+    # never queues ahead of users with new events
+    warming: dict[str, None] = {}
     state: dict[str, Any] = {}
 
     def components() -> Any:
@@ -203,17 +206,26 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
             if budget["tokens"] < 1:
                 return
             due = debouncer.due(now, int(budget["tokens"]))
-            budget["tokens"] -= len(due)
+            warmed = take_warming(int(budget["tokens"]) - len(due))
+            budget["tokens"] -= len(due) + len(warmed)
         else:
             due = debouncer.due(now)
-        if due:
-            warmed = warming.intersection(due)
-            warming.difference_update(warmed)
-            with _survive("candidate refresh"):
-                for users, reason in (([u for u in due if u not in warmed], "event"),
-                                      ([u for u in due if u in warmed], "warmed")):
-                    if users:
-                        await refresh(users, reason)
+            warmed = take_warming(max(1, settings.recs_refresh_batch_size))
+        with _survive("candidate refresh"):
+            for users, reason in ((due, "event"), (warmed, "warmed")):
+                if users:
+                    await refresh(users, reason)
+
+    def take_warming(limit: int) -> list[str]:
+        """Up to ``limit`` of the warmer's users, oldest first (a user with a pending
+        event refresh is left to that one)."""
+        taken: list[str] = []
+        while warming and len(taken) < limit:
+            user = next(iter(warming))
+            del warming[user]
+            if user not in debouncer:
+                taken.append(user)
+        return taken
 
     @ctx.app.timer(interval=0.5, name="refresh-requests")
     async def serve_refresh_requests() -> None:
@@ -246,21 +258,16 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
         for user in [u for u, t in last_active.items() if t < horizon]:
             del last_active[user]
             applied_count.pop(user, None)
-            warming.discard(user)
+            warming.pop(user, None)
         users = list(last_active)
         if not users:
             return
         cache = state["recs"].cache
         with _survive("cache warmer"):
-            pipe = ctx.redis.pipeline(transaction=False)
-            for user in users:
-                pipe.exists(cache.keys.user_candidates(user))
-            exists = await pipe.execute()
-            # queued, not refreshed here: the token bucket of ``refresh_due_users`` paces
-            # them with the events' refreshes (a burst of thousands of full refreshes
-            # after a traffic spike would otherwise delay every event behind it)
-            now = time.monotonic()
-            for user, present in zip(users, exists, strict=True):
-                if not present and user not in debouncer:
-                    warming.add(user)
-                    debouncer.mark(user, now)
+            missing = await cache.missing(users)
+            # queued, not refreshed here: ``refresh_due_users`` gives them what the token
+            # bucket has left after the events' refreshes (a burst of thousands of full
+            # refreshes, or thousands queued ahead of them, would delay every event)
+            for user in missing:
+                if user not in debouncer:
+                    warming[user] = None

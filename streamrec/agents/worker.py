@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 import faust
@@ -23,6 +24,27 @@ ROLES = {
 """Which agents a worker process runs. Faust feeds every agent of a process through one
 dispatcher, so a catalog backlog (embedding is slow) would hold user events back:
 production runs the roles as separate processes, each its own consumer group."""
+
+
+class StreamrecWorker(Worker):
+    """Faust's worker without its terminal spinner, and with start-up objects out of the
+    garbage collector's way."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        # Faust's spinner sets the root logger to DEBUG so that every record advances it:
+        # every aiokafka debug call (several per fetch and request) then built a record,
+        # ~4% of the users worker's GIL time at 1,000 events/s. No spinner, the level as
+        # configured.
+        self.spinner = None
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        # Everything built at start-up (modules, the app, the index replica's metadata)
+        # lives as long as the process: freezing it keeps full collections from walking
+        # it again and again (users worker at 1,000 events/s: a ~80 ms collection every
+        # ~3 s, 1.46 s a minute; 0.30 s frozen).
+        gc.collect()
+        gc.freeze()
 
 
 def build_worker_app(settings: Settings, role: str = "all") -> tuple[faust.App, WorkerContext]:
@@ -57,4 +79,4 @@ def run_worker(settings: Settings, *, role: str = "all", loglevel: str = "info",
     _use_uvloop()
     app, _ = build_worker_app(settings, role)
     logging.getLogger("faust").setLevel(loglevel.upper())
-    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    StreamrecWorker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -82,6 +82,19 @@ return 1
 """
 
 
+# KEYS: candidate lists. Returns the 1-based positions of those that do not exist.
+MISSING = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 0 then out[#out + 1] = i end
+end
+return out
+"""
+
+MISSING_PER_CALL = 1000
+"""Keys per ``MISSING`` call: a fraction of a millisecond of Redis and of redis-py each."""
+
+
 @dataclass(frozen=True)
 class CandidateCacheConfig:
     ttl_s: int = 24 * 3600
@@ -185,6 +198,7 @@ class CandidateCache:
         self.config = config or CandidateCacheConfig()
         self.config_hash = config_hash
         self._write = PipelinedScript(WRITE)
+        self._missing = PipelinedScript(MISSING)
 
     async def write(self, user_id: str, candidates: Sequence[BlendedCandidate],
                     meta: CandidateMeta, summary: UserSummary | None = None) -> None:
@@ -280,6 +294,19 @@ class CandidateCache:
                 sku, float(score) * meta.scale, tuple(info.get("s") or ()), info.get("i"),
                 info.get("c")))
         return CacheLookup(CachedCandidates(candidates, meta), "hit", summary)
+
+    async def missing(self, users: Sequence[str]) -> list[str]:
+        """The users without a cached list. One script call per ``MISSING_PER_CALL`` users,
+        each awaited on its own: a cache warmer checking tens of thousands of users never
+        holds the event loop for more than one chunk (one ``EXISTS`` command per user in
+        one pipeline held it ~1 s for 20,000 users, a p99 spike in the event path)."""
+        out: list[str] = []
+        for at in range(0, len(users), MISSING_PER_CALL):
+            chunk = users[at:at + MISSING_PER_CALL]
+            keys = [self.keys.user_candidates(user) for user in chunk]
+            (positions,) = await self._missing.run(self.redis, [(keys, [])])
+            out += [chunk[int(i) - 1] for i in positions]
+        return out
 
     async def delete(self, user_id: str) -> None:
         keys = self.keys

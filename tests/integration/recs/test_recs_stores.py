@@ -183,6 +183,23 @@ def test_cache_round_trip_replaces_the_whole_list(redis_server, prefix):
     run(redis_server, scenario)
 
 
+def test_cache_reports_the_users_without_a_list_across_chunks(redis_server, prefix):
+    keys = RedisKeys(prefix)
+    users = [f"u{n}" for n in range(2_500)]  # three MISSING calls of up to 1,000 keys
+
+    async def scenario(redis):
+        cache = CandidateCache(redis, keys)
+        present = users[::7]
+        for user in present:
+            await cache.write(user, [BlendedCandidate("a", 1.0, ("popular/trending",))], meta())
+        await redis.script_flush()  # the script loads itself again
+        missing = await cache.missing(users)
+        assert missing == [u for u in users if u not in set(present)]
+        assert await cache.missing([]) == []
+
+    run(redis_server, scenario)
+
+
 def test_cache_ttl_and_expiry(redis_server, prefix):
     keys = RedisKeys(prefix)
 
