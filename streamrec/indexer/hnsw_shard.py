@@ -328,7 +328,7 @@ class HnswShard:
         ``normalized=True`` skips normalising queries the caller already normalised.
         """
         scores, ids = self.search_arrays(queries, k, ef_search, allowed, normalized=normalized)
-        return [self._hits(s, i) for s, i in zip(scores, ids, strict=True)]
+        return [self.hits(s, i) for s, i in zip(scores, ids, strict=True)]
 
     def search_arrays(
         self,
@@ -412,8 +412,9 @@ class HnswShard:
         best_ids = np.take_along_axis(ids, order, axis=1)
         return best_scores, np.where(np.isfinite(best_scores), best_ids, -1)
 
-    def _hits(self, scores: np.ndarray, ids: np.ndarray) -> list[SearchHit]:
-        """FAISS's -1 padding (fewer than k qualify) and tombstones dropped."""
+    def hits(self, scores: np.ndarray, ids: np.ndarray) -> list[SearchHit]:
+        """One query's ``search_arrays`` row as hits; FAISS's -1 padding (fewer than k
+        qualify) and tombstones dropped."""
         skus, name = self._skus, self.name
         return [
             SearchHit(skus[i], score, name)

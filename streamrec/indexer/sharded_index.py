@@ -67,6 +67,9 @@ def merge_shard_results(found: Sequence[tuple[HnswShard, np.ndarray, np.ndarray]
     become ``SearchHit`` objects, not every shard's ``k``."""
     if not found:
         return [[] for _ in range(queries)]
+    if len(found) == 1:  # one shard's results are already best first
+        shard, scores, ids = found[0]
+        return [shard.hits(s, i) for s, i in zip(scores, ids, strict=True)]
     scores = np.concatenate([s for _, s, _ in found], axis=1)
     ids = np.concatenate([i for _, _, i in found], axis=1)
     owner = np.concatenate([np.full(i.shape[1], n, dtype=np.int32)
