@@ -15,6 +15,16 @@ from confluent_kafka.admin import AdminClient
 from streamrec.platform.processes import spawn, stop_process_group, wait_until
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: a UUID in URL-safe base64, never starting with "-" (the
+    storage tool would read it as an option and fail, one start in 64; Kafka's own
+    ``Uuid.randomUuid`` avoids such ids for the same reason)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class KafkaJars:
     """The broker's classpath: ``<cache_dir>/kafka-<version>/libs``, fetched once with ``mvn``."""
 
@@ -114,7 +124,7 @@ class KafkaServer:
         """Format the KRaft storage once; an already formatted directory is kept."""
         if (self.data_dir / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         result = subprocess.run(
             self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
                        "-c", str(self.config_file), "--ignore-formatted"),
