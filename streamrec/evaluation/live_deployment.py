@@ -168,7 +168,7 @@ class LiveDeployment:
     def _ready(self) -> bool:
         try:
             answers = self._readyz_per_process()
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError):  # not up yet, or not answering JSON yet
             return False
         return len(answers) == self.api_workers and all(
             status == 200 for status, _ in answers.values())
