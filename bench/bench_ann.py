@@ -96,6 +96,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clusters", type=int, default=0, help="default: n / 1000, >= 64")
     parser.add_argument("--m", type=int, default=IndexConfig.hnsw_m)
     parser.add_argument("--ef-construction", type=int, default=IndexConfig.ef_construction)
+    parser.add_argument("--small-shard-ef-construction", type=int,
+                        default=IndexConfig.small_shard_ef_construction,
+                        help="efConstruction while the shard holds fewer than "
+                             f"{IndexConfig.small_shard_below:,} vectors (a replica rebuilds a "
+                             "shard that grew past that on a cheap start; set it equal to "
+                             "--ef-construction to measure that rebuilt graph)")
     parser.add_argument("--ef-search", default="16,32,64,96,128")
     parser.add_argument("--storage", choices=["flat", "fp16", "sq8"], default="flat")
     parser.add_argument("--build-threads", type=int, default=2)
@@ -113,6 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
         "storage": args.storage,
         "m": args.m,
         "ef_construction": args.ef_construction,
+        "small_shard_ef_construction": args.small_shard_ef_construction,
         "build_threads": args.build_threads,
     }
 
@@ -146,6 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
     config = IndexConfig(
         hnsw_m=args.m,
         ef_construction=args.ef_construction,
+        small_shard_ef_construction=args.small_shard_ef_construction,
         storage=args.storage,
         exact_search_below=0,
         exact_search_selectivity=0.0,
@@ -247,7 +255,9 @@ def main(argv: list[str] | None = None) -> dict:
             shutil.rmtree(directory, ignore_errors=True)
     figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
-    print(f"\nHNSW M={args.m} efConstruction={args.ef_construction} storage={args.storage}")
+    print(f"\nHNSW M={args.m} efConstruction={args.ef_construction} (below "
+          f"{IndexConfig.small_shard_below:,} vectors: {args.small_shard_ef_construction}) "
+          f"storage={args.storage}")
     print(
         f"build {figures['build_s']} s ({figures['build_vectors_per_s']:,} vectors/s, "
         f"{args.build_threads} threads)"

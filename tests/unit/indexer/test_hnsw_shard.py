@@ -248,3 +248,20 @@ def test_small_shards_insert_with_the_cheaper_ef_construction(vectors: np.ndarra
     assert shard._index.hnsw.efConstruction == 200
     assert IndexConfig(ef_construction=40).ef_construction_at(10) == 40  # never above it
     assert [h.sku for h in shard.search(vectors[70:71], 1)[0]] == ["s70"]
+
+
+def test_a_shard_grown_big_on_a_cheap_graph_is_rebuilt_once(tmp_path, vectors: np.ndarray
+                                                              ) -> None:
+    config = IndexConfig(hnsw_m=16, ef_construction=200, small_shard_ef_construction=50,
+                         small_shard_below=100, exact_search_below=0)
+    shard = HnswShard(vectors.shape[1], config, "big")
+    shard.upsert_many([f"s{i}" for i in range(60)], vectors[:60])
+    assert not shard.needs_rebuild  # small: the cheap graph is the point
+    shard.upsert_many([f"s{i}" for i in range(60, 150)], vectors[60:150])
+    assert shard.needs_rebuild  # big now, its first 60 nodes linked at efConstruction 50
+    shard.save(tmp_path, "big")
+    assert HnswShard.load(tmp_path, "big", config).needs_rebuild  # remembered by snapshots
+    shard.rebuild()
+    assert not shard.needs_rebuild  # every node linked at 200: once is enough
+    assert shard._index.hnsw.efConstruction == 200
+    assert [h.sku for h in shard.search(vectors[70:71], 1)[0]] == ["s70"]
