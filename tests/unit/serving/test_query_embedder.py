@@ -52,12 +52,12 @@ def test_queries_are_normalised_and_cached() -> None:
     assert encoder.calls == [["angle bracket"]]
 
 
-def test_queries_queued_behind_a_running_call_go_in_one_batch() -> None:
-    encoder = RecordingEncoder(hold_first=True)
-    embedder = QueryEmbedder(encoder, batch_max=16)
-    queries = [f"query {i}" for i in range(6)]
-    with ThreadPoolExecutor(8) as pool:
-        first = pool.submit(embedder.embed, "lead query")
+def embed_behind_a_held_call(embedder: QueryEmbedder, encoder: RecordingEncoder,
+                             lead: str, queries: list[str]) -> list[np.ndarray]:
+    """Embed ``lead`` (its encoder call held), queue ``queries`` behind it, release; the
+    queued queries' vectors."""
+    with ThreadPoolExecutor(len(queries) + 2) as pool:
+        first = pool.submit(embedder.embed, lead)
         assert encoder.started.wait(5)
         rest = [pool.submit(embedder.embed, q) for q in queries]
         deadline = time.monotonic() + 5
@@ -65,30 +65,29 @@ def test_queries_queued_behind_a_running_call_go_in_one_batch() -> None:
             time.sleep(0.01)
         encoder.release.set()
         results = [f.result(5) for f in rest]
-        assert np.array_equal(first.result(5), encoder.vector("lead query"))
+        assert np.array_equal(first.result(5), encoder.vector(lead))
+    for q, vector in zip(queries, results, strict=True):
+        assert np.array_equal(vector, encoder.vector(q))
+    return results
+
+
+def test_queries_queued_behind_a_running_call_go_in_one_batch() -> None:
+    encoder = RecordingEncoder(hold_first=True)
+    queries = [f"query {i}" for i in range(6)]
+    embed_behind_a_held_call(QueryEmbedder(encoder, batch_max=16), encoder, "lead query",
+                             queries)
     assert encoder.calls[0] == ["lead query"]
     assert sorted(encoder.calls[1]) == sorted(queries)  # one call for all who waited
     assert len(encoder.calls) == 2
-    for q, vector in zip(queries, results, strict=True):
-        assert np.array_equal(vector, encoder.vector(q))
 
 
 def test_batches_are_capped_and_every_query_answered() -> None:
     encoder = RecordingEncoder(hold_first=True)
-    embedder = QueryEmbedder(encoder, batch_max=3)
     queries = [f"q{i}" for i in range(10)]
-    with ThreadPoolExecutor(12) as pool:
-        first = pool.submit(embedder.embed, "lead")
-        assert encoder.started.wait(5)
-        rest = [pool.submit(embedder.embed, q) for q in queries]
-        time.sleep(0.2)
-        encoder.release.set()
-        results = [f.result(5) for f in rest]
-        first.result(5)
+    embed_behind_a_held_call(QueryEmbedder(encoder, batch_max=3), encoder, "lead", queries)
     assert all(len(call) <= 3 for call in encoder.calls)
     assert sorted(t for call in encoder.calls[1:] for t in call) == sorted(queries)
-    for q, vector in zip(queries, results, strict=True):
-        assert np.array_equal(vector, encoder.vector(q))
+    assert len(encoder.calls) == 1 + 4  # 10 queued queries in calls of at most 3
 
 
 def test_an_encoder_error_reaches_every_query_of_the_batch_and_nothing_hangs() -> None:
