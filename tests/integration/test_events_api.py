@@ -93,6 +93,10 @@ def test_nothing_valid_is_400_and_limits_are_413(api_url: str) -> None:
 
 def test_health_readiness_and_metrics(api_url: str) -> None:
     assert httpx.get(f"{api_url}/healthz").json() == {"status": "ok"}
+    # live at once; ready once its index replica has caught up with catalog.vectors (the
+    # fixture waits for liveness only, and catching up takes a moment on a busy machine)
+    wait_for(lambda: httpx.get(f"{api_url}/readyz", timeout=10).status_code == 200, 60,
+             what="API ready")
     ready = httpx.get(f"{api_url}/readyz", timeout=10)
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"kafka": "ok", "redis": "ok", "index": "ok"}
