@@ -180,11 +180,14 @@ class LiveDeployment:
         answers: dict[int, tuple[int, dict[str, Any]]] = {}
         deadline = time.monotonic() + patience_s
         while True:
-            response = httpx.get(f"{self.url}/readyz", timeout=10)
-            body = response.json()
-            answers[int(body.get("process", 0))] = (response.status_code, body)
+            status, body = self._readyz_answer()
+            answers[int(body.get("process", 0))] = (status, body)
             if len(answers) >= self.api_workers or time.monotonic() > deadline:
                 return answers
+
+    def _readyz_answer(self) -> tuple[int, dict[str, Any]]:
+        response = httpx.get(f"{self.url}/readyz", timeout=10)
+        return response.status_code, response.json()
 
     def _worker_up(self, role: str) -> bool:
         try:
@@ -238,13 +241,11 @@ class LiveDeployment:
     # --- queries -------------------------------------------------------------------------
     def readyz(self) -> dict[str, Any]:
         """The /readyz body (also when it answers 503: it still carries ``index``)."""
-        return httpx.get(f"{self.url}/readyz", timeout=10).json()
+        return self._readyz_answer()[1]
 
     def index_stats(self) -> dict[str, Any]:
         """The index replica's stats; with several API processes, the least advanced
         process's counts (a product is searchable once every process has it)."""
-        if self.api_workers == 1:
-            return self.readyz()["index"]
         answers = self._readyz_per_process()
         stats = [body["index"] for _, body in answers.values()]
         out = dict(stats[0])
