@@ -3,13 +3,18 @@
     .venv/bin/python -m bench.bench_user_freshness --data-dir ../shared/data [--seconds 60]
 
 1. Freshness: ``--rate`` user events a second (default 1,000) for ``--seconds`` over
-   ``--users`` users, produced to ``user.events``. Every ``--probe-every``-th event goes
-   to a probe user (each probe user gets an event at most every few seconds, so the
-   debouncer never merges two probes); the bench polls that user's cache metadata in
-   Redis until its ``event_count`` includes the probe: event produced → the user's
-   candidate cache rewritten. Reports p50/p90/p99/max and how many probes never arrived,
-   and, from the users worker's metrics, how old each micro-batch's oldest record was
-   when the agent picked the batch up and when it had applied it (queueing vs work).
+   ``--users`` users, produced to ``user.events``, after ``--warm-up-seconds`` (default 10)
+   of the same traffic that is not measured (a freshly started Kafka spends its first ~20 s
+   compiling: half a core, as much as the rest of its run's average). Every
+   ``--probe-every``-th event goes to a probe user (each probe user gets an event at most every few
+   seconds, so the debouncer never merges two probes); the bench polls that user's cache
+   metadata in Redis until its ``event_count`` includes the probe: event produced → the
+   user's candidate cache rewritten. Reports p50/p90/p99/max and how many probes never
+   arrived, and, from the users worker's metrics, how old each micro-batch's oldest record
+   was when the agent picked the batch up and when it had applied it (queueing vs work);
+   and per 10 s window, the CPU of each kind of process (users worker, Redis, Kafka, the
+   bench...), the users worker's refreshes by reason, Redis's memory and the Redis
+   commands that took the most time (which part grows when a run tips over).
 2. Serving: ``GET /v1/recommendations/{user}?k=10`` from ``--clients`` concurrent
    clients (aiohttp) for ``--serve-seconds`` over the users warmed by step 1; reports
    requests/s, latency percentiles and the API's CPU per request (all its processes).
@@ -37,6 +42,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
@@ -46,7 +52,11 @@ import redis
 from bench.live_platform import cpu_seconds, settings_env
 from bench.local_services import bench_settings
 from streamrec.datasets.fashion_catalog import fashion_catalog_changes
-from streamrec.evaluation.live_deployment import histogram_quantile, tree_cpu_seconds
+from streamrec.evaluation.live_deployment import (
+    histogram_quantile,
+    metric_sum,
+    tree_cpu_seconds,
+)
 from streamrec.platform.processes import free_port, spawn, stop_process_group, wait_until
 from streamrec.redis_keys import RedisKeys
 from streamrec.schemas.records import CatalogChangeIn
@@ -57,6 +67,81 @@ from streamrec.streams.topics import Topics
 
 REPO = Path(__file__).resolve().parents[1]
 KEPT_LOGS = Path("/tmp/streamrec-bench-logs/user-freshness")
+
+
+def cpu_by_kind(named: dict[int, str]) -> dict[str, float]:
+    """CPU seconds of every process on the machine, summed by kind: the ``named`` pids
+    (and their children) under their names, Kafka (java), Redis, this bench, the rest as
+    ``other``: where the two cores go while events flow."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # ended while we looked
+            continue
+    totals: dict[str, float] = {}
+    for pid, parent in parents.items():
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        kind = named.get(pid) or named.get(parent)
+        if kind is None:
+            kind = ("bench" if pid == os.getpid() else "kafka" if b"kafka" in cmd
+                    else "redis" if b"redis-server" in cmd else "other")
+        seconds = cpu_seconds(pid)
+        if seconds == seconds:  # NaN: ended while we looked
+            totals[kind] = totals.get(kind, 0.0) + seconds
+    return totals
+
+
+class WindowSampler:
+    """Every ``every`` seconds while events flow: CPU by process kind and the users
+    worker's refreshes by reason, per window (which part grows when a run tips over)."""
+
+    REASONS = ("incremental", "event", "warmed", "requested", "failed")
+
+    def __init__(self, procs: Processes, redis_url: str, every: float = 10.0) -> None:
+        self.procs = procs
+        self.redis = redis.Redis.from_url(redis_url)
+        self.every = every
+        self.windows: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _sample(self) -> tuple[float, dict[str, float], dict[str, float], dict[str, float],
+                               int]:
+        metrics = self.procs.users_metrics()
+        # Redis counts the commands its scripts call too: evalsha's time includes theirs
+        commands = {name.removeprefix("cmdstat_"): stats["usec"] / 1e6 for name, stats in
+                    self.redis.info("commandstats").items()}
+        return (time.monotonic(), cpu_by_kind(self.procs.named_pids()),
+                {r: metric_sum(metrics, "streamrec_candidate_refreshes_total", reason=r)
+                 for r in self.REASONS}, commands, self.redis.info("memory")["used_memory"])
+
+    def _loop(self) -> None:
+        last = self._sample()
+        while not self._stop.wait(self.every):
+            now = self._sample()
+            elapsed = now[0] - last[0]
+            self.windows.append({
+                "cpu_cores": {k: round((v - last[1].get(k, 0.0)) / elapsed, 2)
+                              for k, v in sorted(now[1].items())},
+                "refreshes_per_s": {r: round((now[2][r] - last[2][r]) / elapsed)
+                                    for r in self.REASONS},
+                "redis_used_memory_mb": round(now[4] / 2**20, 1),
+                "redis_command_cores": dict(sorted(
+                    ((c, round((v - last[3].get(c, 0.0)) / elapsed, 3))
+                     for c, v in now[3].items()), key=lambda kv: -kv[1])[:6])})
+            last = now
+
+    def __enter__(self) -> WindowSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.every + 5)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -101,6 +186,11 @@ class Processes:
         return sum(cpu_seconds(proc.pid) for name, proc in self.procs.items()
                    if name.startswith("users"))
 
+    def named_pids(self) -> dict[int, str]:
+        return {proc.pid: ("users worker" if name.startswith("users") else
+                           "catalog worker" if name == "catalog" else name)
+                for name, proc in self.procs.items()}
+
     def stop(self) -> None:
         for proc in self.procs.values():
             stop_process_group(proc.pid)
@@ -143,8 +233,11 @@ class FreshnessRun:
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
-    def produce(self, seconds: float) -> None:
-        rng = random.Random(11)
+    def produce(self, seconds: float, warm_up: bool = False) -> None:
+        """``seconds`` of events at ``rate``; ``warm_up``: no probes, event ids of their
+        own (the measured run's must not be duplicates of these)."""
+        rng = random.Random(7 if warm_up else 11)
+        id_prefix = "w" if warm_up else "e"
         topic = Topics(self.settings).user_events
         probes = iter(self.probe_names * 1000)
         with RecordProducer(self.settings, client_id="bench-users") as producer:
@@ -155,13 +248,13 @@ class FreshnessRun:
                 if due > now:
                     time.sleep(due - now)
                 user = f"user-{rng.randrange(self.users)}"
-                probe = self.sent % self.probe_every == 0
+                probe = not warm_up and self.sent % self.probe_every == 0
                 if probe:
                     user = next(probes)
                     with self._lock:
                         if user in self.pending:  # still waiting: never merge two probes
                             probe, user = False, f"user-{rng.randrange(self.users)}"
-                event = {"event_id": f"e{self.sent}", "user_id": user, "session_id": user,
+                event = {"event_id": f"{id_prefix}{self.sent}", "user_id": user, "session_id": user,
                          "type": "VIEW" if rng.random() < 0.8 else "CLICK",
                          "sku": rng.choice(self.skus), "ts": int(time.time() * 1000),
                          "query": None, "context": {}}
@@ -248,6 +341,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--warm-up-seconds", type=float, default=10.0,
+                        help="events at --rate before the measured run (no probes)")
     parser.add_argument("--probe-every", type=int, default=100)
     parser.add_argument("--probe-users", type=int, default=50)
     parser.add_argument("--clients", type=int, default=32)
@@ -268,11 +363,19 @@ def main() -> None:
             load_catalog(settings, procs, records)
             run = FreshnessRun(settings, [r["sku"] for r in records], args.users, args.rate,
                                args.probe_every, args.probe_users)
+            if args.warm_up_seconds > 0:  # Kafka's JIT, the worker's caches: not measured
+                FreshnessRun(settings, run.skus, args.users, args.rate, args.probe_every,
+                             args.probe_users).produce(args.warm_up_seconds, warm_up=True)
             users_cpu_before = procs.users_cpu()
+            kinds_before = cpu_by_kind(procs.named_pids())
             started = time.monotonic()
-            run.run(args.seconds)
+            with WindowSampler(procs, settings.redis_url) as sampler:
+                run.run(args.seconds)
             fresh_elapsed = time.monotonic() - started
             users_cpu = procs.users_cpu() - users_cpu_before
+            kinds_after = cpu_by_kind(procs.named_pids())
+            cpu_shares = {kind: round((seconds - kinds_before.get(kind, 0.0)) / fresh_elapsed, 2)
+                          for kind, seconds in sorted(kinds_after.items())}
             metrics = procs.users_metrics()  # where the time goes: the batches' record age
             record_age_ms = {
                 f"{stage}_p{round(q * 100)}": round(1000 * histogram_quantile(
@@ -302,13 +405,16 @@ def main() -> None:
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}",
         "catalog": len(records), "users": args.users, "events_per_s": args.rate,
-        "events_sent": run.sent, "seconds": round(fresh_elapsed, 1),
+        "warm_up_seconds": args.warm_up_seconds, "events_sent": run.sent,
+        "seconds": round(fresh_elapsed, 1),
         "achieved_events_per_s": round(run.sent / fresh_elapsed),
         "probes": len(lat), "probes_lost": run.lost,
         "freshness_ms": {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99),
                          "max": round(max(lat, default=0), 1)},
         "users_workers": args.users_workers,
         "users_worker_cpu_share": round(users_cpu / fresh_elapsed, 2),
+        "cpu_cores_by_process": cpu_shares,
+        "windows_10s": sampler.windows,
         "batch_oldest_record_age_ms": record_age_ms,
         "freshness_by_10s": timeline,
         "load_during_freshness": round(load_fresh, 2),
@@ -324,6 +430,17 @@ def main() -> None:
           f"oldest record of a batch, age when picked up / applied (bucket bounds): "
           f"p50 {record_age_ms['picked_p50']} / {record_age_ms['applied_p50']} ms, p99 "
           f"{record_age_ms['picked_p99']} / {record_age_ms['applied_p99']} ms")
+    print("CPU (cores) while events flowed: " + ", ".join(
+        f"{kind} {share}" for kind, share in cpu_shares.items())
+          + f"; total {sum(cpu_shares.values()):.2f}")
+    for n, window in enumerate(sampler.windows):
+        cpu, per_s = window["cpu_cores"], window["refreshes_per_s"]
+        print(f"  {n * 10:>3}-{n * 10 + 10}s: CPU users worker {cpu.get('users worker')}, "
+              f"redis {cpu.get('redis')}, kafka {cpu.get('kafka')}, bench {cpu.get('bench')}, "
+              f"total {sum(cpu.values()):.2f}; Redis {window['redis_used_memory_mb']} MB; "
+              "refreshes/s " + ", ".join(
+                  f"{r} {v}" for r, v in per_s.items() if v) + "; Redis cores by command "
+              + ", ".join(f"{c} {v}" for c, v in window["redis_command_cores"].items()))
     print("freshness by when the probe was sent: " + ", ".join(
         f"{w} p50 {v['p50']} / p99 {v['p99']} ms" for w, v in timeline.items()))
     print(f"serving: {served['requests_per_s']} req/s at {args.clients} clients, p50 "

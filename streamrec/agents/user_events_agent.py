@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from streamrec.agents.one_in_flight import OneInFlight
 from streamrec.agents.record_validator import RecordValidator
 from streamrec.agents.user_event_recorder import UserEventRecorder
 from streamrec.agents.validated_stream import run_validated_stream
@@ -80,6 +81,7 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
     # never queues ahead of users with new events
     warming: dict[str, None] = {}
     state: dict[str, Any] = {}
+    in_flight = OneInFlight("the fast path of a batch of user events")
 
     def components() -> Any:
         if "recorder" not in state:
@@ -104,13 +106,28 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
             loaded = await store.load_many(r["user_id"] for r in fresh)
             touched = await parts["applier"].apply(fresh, loaded)
             await store.save_many(loaded[user] for user in touched)
-            urgent = await update_in_place(fresh, loaded, touched) if incremental else set()
             now = time.monotonic()
             for user in touched:
                 first_event_at.setdefault(user, now)
                 last_active[user] = now
-                debouncer.mark(user, now, urgent=user in urgent)
+            if incremental:
+                # the fast path runs while the next batch is read and applied (Redis on
+                # this batch's scripts, the worker's Python on the next batch; awaited
+                # here, each waited for the other); one batch at a time, in order
+                await in_flight.submit(lambda: fast_path(fresh, loaded, touched))
+            else:
+                for user in touched:
+                    debouncer.mark(user, now)
         return dict(Counter("applied" if a else "duplicate" for a in applied))
+
+    async def fast_path(fresh: list[dict[str, Any]], loaded: dict[str, Any],
+                        touched: list[str]) -> None:
+        """Update the users' lists in place, then queue their full refreshes (soon for
+        those whose list was missing or stale)."""
+        urgent = await update_in_place(fresh, loaded, touched)
+        now = time.monotonic()
+        for user in touched:
+            debouncer.mark(user, now, urgent=user in urgent)
 
     async def update_in_place(fresh: list[dict[str, Any]], loaded: dict[str, Any],
                               touched: list[str]) -> set[str]:

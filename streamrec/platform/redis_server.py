@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import redis
@@ -29,10 +30,22 @@ def ensure_redis_installed() -> str:
                        "`apt-get install redis-server` (or point STREAMREC_REDIS_URL at a server)")
 
 
+TUNED_CONFIG = {"zset-max-listpack-entries": "64"}
+"""What streamrec changes from Redis's defaults (docs/operations.md, "Redis"): sorted sets
+longer than 64 use the skiplist encoding. Each user event updates ~60 entries of the
+user's ~100-entry candidate list in place; in a listpack (Redis's compact encoding, up to
+128 entries by default) each update is a linear scan and a move, and at 1,000 events/s
+that was a fifth of a core of Redis, growing as lists filled. The cost: a skiplist takes
+more memory per entry (docs/benchmarks.md has the measured difference)."""
+
+
 class RedisServer:
     def __init__(self, work_dir: Path, port: int, *, persistent: bool = False,
-                 maxmemory: str = "2gb") -> None:
+                 maxmemory: str = "2gb", config: Mapping[str, str] | None = None) -> None:
         self.work_dir = work_dir
+        self.config = {**TUNED_CONFIG, **(config or {})}
+        """``redis.conf`` directives passed as ``--name value``: ``TUNED_CONFIG`` and
+        ``config`` (which wins)."""
         self.port = port
         self.persistent = persistent
         self.maxmemory = maxmemory
@@ -50,7 +63,8 @@ class RedisServer:
                        else ["--save", "", "--appendonly", "no"])
         cmd = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
                str(self.work_dir), "--daemonize", "no", "--logfile", str(self.log_file),
-               "--maxmemory", self.maxmemory, "--protected-mode", "yes", *persistence]
+               "--maxmemory", self.maxmemory, "--protected-mode", "yes", *persistence,
+               *(part for name, value in self.config.items() for part in (f"--{name}", value))]
         self.proc = spawn(cmd, self.work_dir / "redis.stdout")
         wait_until(self.ready, timeout_s, f"Redis on port {self.port}", self.proc, self.log_file)
         return self.proc
