@@ -301,7 +301,7 @@ def dense_rankings(
     if vectors is None:
         from streamrec.indexer.text_encoder import EncoderConfig, create_text_encoder
 
-        encoder = create_text_encoder(EncoderConfig(intra_op_threads=2))
+        encoder = create_text_encoder(EncoderConfig(parallel_batches=2, batch_size=8))
         model_id = encoder.model_id
         print(f"  encoding {len(titles)} titles with {model_id} ...", file=sys.stderr)
         products = encoder.encode_texts(titles)

@@ -96,8 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"{len(catalog.products):,} products, {len(catalog.judgments):,} judged queries; "
         f"load {load_avg()}")
     pv, qv, model_id = catalog_vectors(catalog, settings.cache_dir / "rerank" / "vectors",
-                             dataclasses.replace(encoder_config(settings), intra_op_threads=2,
-                                                 batch_size=64))
+                             dataclasses.replace(encoder_config(settings), parallel_batches=2,
+                                                 batch_size=8))
     queries = list(catalog.judgments)
     test_idx = [i for i, q in enumerate(queries) if query_split(q) == "test"]
     if args.limit_queries:

@@ -67,7 +67,11 @@ class Settings(BaseSettings):
     encoder_backend: str = "onnx-minilm"
     """``onnx-minilm`` (ONNX Runtime, default) or ``sentence-transformers`` (optional extra)."""
     encoder_threads: int = 1
-    encoder_batch_size: int = 32
+    """Batches embedded at once, each on its own thread with one ONNX Runtime thread
+    (the local catalog worker runs 2; the API embeds one query or a few at a time)."""
+    encoder_batch_size: int = 8
+    """Texts per inference call. Small calls of length-sorted texts pad least and fit the
+    caches: 8 costs 37% less CPU per Home Depot title than 32 (docs/benchmarks.md)."""
     encoder_quantization: Literal["dynamic", "packaged"] = "dynamic"
     """``dynamic``: MiniLM re-quantized to per-channel dynamic int8 (2.3-2.5x less CPU,
     same retrieval quality; built once into ``cache_dir``); ``packaged``: as shipped."""

@@ -106,7 +106,7 @@ def reranker(
     settings = load_settings()
     data = data_dir or settings.data_dir
     target = output or default_model_path(settings.cache_dir)
-    encoder = dataclasses.replace(encoder_config(settings), intra_op_threads=2, batch_size=64)
+    encoder = dataclasses.replace(encoder_config(settings), parallel_batches=2, batch_size=8)
     with phase_bars() as phase:
         try:
             result = train_reranker(data, settings.cache_dir / "rerank", target,
@@ -219,7 +219,7 @@ def cross_encoder(
     settings = load_settings()
     data = data_dir or settings.data_dir
     target = output or settings.cache_dir / "rerank" / CROSS_ENCODER_MODEL_NAME
-    encoder = dataclasses.replace(encoder_config(settings), intra_op_threads=2, batch_size=64)
+    encoder = dataclasses.replace(encoder_config(settings), parallel_batches=2, batch_size=8)
     cfg = CrossEncoderTrainConfig(
         loss=loss, max_steps=max_steps, max_minutes=max_minutes,  # type: ignore[arg-type]
         batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,

@@ -83,7 +83,7 @@ def offline_rankings(items: dict[str, dict[str, Any]], queries: Sequence[str],
     model_ids = Counter(items[s]["model_id"] for s in skus)
     model_id = model_ids.most_common(1)[0][0]
     encoder = create_text_encoder(EncoderConfig(backend=settings.encoder_backend,
-                                                intra_op_threads=threads, batch_size=64))
+                                                parallel_batches=threads, batch_size=8))
     if encoder.model_id != model_id:
         info["warning"] = (f"catalog vectors are {model_id}, the query encoder is "
                            f"{encoder.model_id}")

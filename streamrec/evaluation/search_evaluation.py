@@ -64,7 +64,7 @@ from streamrec.streams.record_producer import RecordProducer
 from streamrec.streams.topics import Topics
 
 EMBEDDED = 'streamrec_catalog_embeddings_total{outcome="embedded"}'
-INGEST_ENV = {"STREAMREC_CATALOG_BATCH_SIZE": "256", "STREAMREC_ENCODER_BATCH_SIZE": "64"}
+INGEST_ENV = {"STREAMREC_CATALOG_BATCH_SIZE": "256"}
 QuerySplit = Literal["test", "all"]
 
 

@@ -11,7 +11,7 @@ from streamrec.settings import Settings
 def encoder_config(settings: Settings) -> EncoderConfig:
     return EncoderConfig(
         backend=settings.encoder_backend,
-        intra_op_threads=settings.encoder_threads,
+        parallel_batches=settings.encoder_threads,
         batch_size=settings.encoder_batch_size,
         quantization=settings.encoder_quantization,
         cache_dir=settings.cache_dir,

@@ -11,6 +11,7 @@ because the model package carries none and nothing may download at run time.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,9 @@ class OnnxMiniLmEncoder(TextEncoder):
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
         self._input_names = {i.name for i in self._session.get_inputs()}
+        self._pool = (ThreadPoolExecutor(config.parallel_batches,
+                                         thread_name_prefix="text-encoder")
+                      if config.parallel_batches > 1 else None)
         output = self._session.get_outputs()[0]
         if output.shape[-1] != self.dim:
             raise ValueError(f"{model_path} outputs {output.shape[-1]}-d vectors, not {self.dim}")
@@ -81,10 +85,18 @@ class OnnxMiniLmEncoder(TextEncoder):
             return out
         encodings = self._tokenizer.encode_batch([t or "" for t in texts])
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
-        size = max(1, self.config.batch_size)
-        for start in range(0, len(order), size):
-            rows = order[start : start + size]
-            out[rows] = self._encode_batch([encodings[i] for i in rows])
+        size = self.config.batch_size
+        chunks = [order[start : start + size] for start in range(0, len(order), size)]
+
+        def encode(rows: np.ndarray) -> np.ndarray:
+            return self._encode_batch([encodings[i] for i in rows])
+
+        if self._pool is None or len(chunks) == 1:
+            for rows in chunks:
+                out[rows] = encode(rows)
+        else:
+            for rows, vectors in zip(chunks, self._pool.map(encode, chunks), strict=True):
+                out[rows] = vectors
         return out
 
     def _encode_batch(self, encodings: list) -> np.ndarray:

@@ -79,9 +79,17 @@ class EncoderConfig:
     batch_size: int = 32
     """Texts per inference call; texts are sorted by length first to keep padding low."""
     intra_op_threads: int = 1
-    """ONNX Runtime threads per call; 1 suits a worker per core, more suits big batches."""
+    """ONNX Runtime threads per inference call."""
+    parallel_batches: int = 1
+    """How many of an ``encode_texts`` call's batches run at once, each on its own thread
+    (ONNX Runtime releases the GIL). Two single-threaded calls side by side cost less CPU
+    per text than one call's operators split over two threads (which synchronise after
+    every operator), and finish the same work sooner: docs/benchmarks.md, "Encoder
+    threads"."""
 
     def __post_init__(self) -> None:
+        if self.intra_op_threads < 1 or self.parallel_batches < 1 or self.batch_size < 1:
+            raise ValueError("intra_op_threads, parallel_batches and batch_size must be >= 1")
         if self.quantization not in QUANTIZATIONS:
             raise ValueError(f"quantization must be one of {sorted(QUANTIZATIONS)}, "
                              f"not {self.quantization!r}")

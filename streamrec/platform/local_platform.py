@@ -29,7 +29,7 @@ from streamrec.streams.admin import ensure_topics
 SERVICES = ("kafka", "redis", "catalog-worker", "users-worker", "api")
 WORKER_ROLES = {"catalog-worker": "catalog", "users-worker": "users"}
 CATALOG_ENCODER_THREADS = 2
-"""ONNX Runtime threads of the local catalog worker unless STREAMREC_ENCODER_THREADS says."""
+"""Encoder threads of the local catalog worker unless STREAMREC_ENCODER_THREADS says."""
 
 
 @dataclass

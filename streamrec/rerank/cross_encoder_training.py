@@ -398,7 +398,7 @@ def train_cross_encoder(data_dir: Path, cache_dir: Path, output: Path, fuse: Any
 
     torch.set_num_threads(cfg.threads)
     catalog = load_homedepot(data_dir, judgments_path)
-    encoder = encoder or EncoderConfig(intra_op_threads=2, batch_size=64)
+    encoder = encoder or EncoderConfig(parallel_batches=2, batch_size=8)
     pv, qv, model_id = catalog_vectors(catalog, cache_dir / "vectors", encoder, on_phase)
     queries = list(catalog.judgments)
     keep = [i for i, q in enumerate(queries) if query_split(q) != "test"]

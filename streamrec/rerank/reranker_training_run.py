@@ -69,7 +69,7 @@ def train_reranker(data_dir: Path, cache_dir: Path, output: Path, fuse: FuseFn,
                    params: dict[str, Any] | None = None, max_rounds: int = 600,
                    on_phase: PhaseFn = silent_phase) -> RerankerTrainingResult:
     catalog = load_homedepot(data_dir, judgments_path, limit_products)
-    encoder = encoder or EncoderConfig(intra_op_threads=2, batch_size=64)
+    encoder = encoder or EncoderConfig(parallel_batches=2, batch_size=8)
     pv, qv, model_id = catalog_vectors(catalog, cache_dir / "vectors", encoder, on_phase)
     retrieval = OfflineHybridRetrieval(catalog.products, pv, fuse)
     try:

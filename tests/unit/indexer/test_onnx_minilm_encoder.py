@@ -101,3 +101,18 @@ def test_dynamic_int8_graph_agrees_with_the_packaged_model(tmp_path) -> None:
 def test_unknown_quantization_is_refused() -> None:
     with pytest.raises(ValueError, match="quantization"):
         EncoderConfig(quantization="fp8")
+
+
+def test_parallel_batches_give_the_serial_vectors_in_order(encoder: OnnxMiniLmEncoder) -> None:
+    texts = [f"{s} {n}" for n in range(5) for s in SENTENCES] + ["x " * 30, ""]
+    parallel = OnnxMiniLmEncoder(EncoderConfig(batch_size=2, parallel_batches=3))
+    # the same length-sorted batches, run three at a time: bit-identical rows, each in
+    # its text's place
+    np.testing.assert_array_equal(parallel.encode_texts(texts), encoder.encode_texts(texts))
+    assert parallel.encode_texts(texts[:1]).shape == (1, 384)  # one batch: no pool
+
+
+@pytest.mark.parametrize("field", ["parallel_batches", "intra_op_threads", "batch_size"])
+def test_thread_and_batch_counts_must_be_positive(field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        EncoderConfig(**{field: 0})
