@@ -17,13 +17,14 @@ trip, and a few small JSON arguments of Python. Per user the script:
    exactly as ``item-based/co-visitation`` weights them: event type and recency), scores
    their neighbours as ``CoVisitationStore.neighbours`` does (each anchor's row divided by
    its best weight, times the anchor's weight, summed; the anchor that contributed most
-   is the reason), keeps the source's ``k`` best, leaves out the user's anchors (and seen
-   items when filtered) and anything in the purchased summary, normalises them as the
-   generator's blend does (``max`` or ``rank``) times the source's weight, and adds that to
-   the decayed score (at most ``max_new`` items enter per update); a new entry gets
-   ``{"s": [co-visitation], "i": anchor}`` as its sources, an existing one gets
-   co-visitation among its sources (first when its contribution now dominates) and a
-   reason if it had none;
+   is the reason) over each row's best ``neighbours`` (the config's, at most the
+   source's ``k``), keeps the ``neighbours`` best of the sum, leaves out the user's
+   anchors (and seen items when filtered) and anything in the purchased summary,
+   normalises them as the generator's blend does (``max`` or ``rank``) times the source's
+   weight, and adds that to the decayed score (at most ``max_new`` items enter per
+   update); a new entry gets ``{"s": [co-visitation], "i": anchor}`` as its sources, an
+   existing one gets co-visitation among its sources (first when its contribution now
+   dominates) and a reason if it had none;
 5. adds or updates only the entries that changed, trims to ``top_n`` (the lowest go,
    with their sources), writes the meta hash (``generated_at``, ``event_count``,
    ``mode=incremental``, ``config_hash``, ``scale``; ``sources`` gains co-visitation) and
@@ -221,11 +222,21 @@ class IncrementalUpdateConfig:
     list is a ~100-entry listpack, searched linearly), and a list of 100 should not be
     churned by one event's neighbours (a full refresh blends every source again)."""
 
+    neighbours: int = 30
+    """The fast path scores each new item's best this many co-visitation neighbours (at
+    most the source's ``k``; the full refresh blends all ``k``, 60 by default). Reading
+    and re-scoring neighbours in Lua is most of the script's cost, and the ones past the
+    30th add little under ``max`` normalisation (a share of the best one's weight): 30
+    instead of 60 took the script's Redis CPU per event from 0.26 to 0.19 ms
+    (docs/benchmarks.md, "The event path for two minutes")."""
+
     def __post_init__(self) -> None:
         if not 0.0 < self.decay <= 1.0:
             raise ValueError("decay must be in (0, 1]")
         if self.max_new < 0:
             raise ValueError("max_new must be >= 0")
+        if self.neighbours < 1:
+            raise ValueError("neighbours must be >= 1")
 
 
 class IncrementalCandidateUpdater:
@@ -253,7 +264,9 @@ class IncrementalCandidateUpdater:
         name = ""
         if self.source is not None and self.spec is not None:
             k, weight, name = self.spec.k, self.spec.weight, self.spec.name
-            per_item = max(k, self.source.store.config.neighbours_per_item)
+            k = min(k, self.config.neighbours)
+            # each anchor's best k: what the k best of their sum mostly come from
+            per_item = k
         return orjson.dumps({
             "h": self.generator.config_hash(), "d": float(self.config.decay), "t": cfg.ttl_s,
             "st": cfg.summary_ttl_s, "n": gen.top_n, "k": k, "p": per_item,

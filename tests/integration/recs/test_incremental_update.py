@@ -208,3 +208,27 @@ def test_the_scale_is_multiplied_out_before_it_underflows(redis_server, keys):
         assert stored[b"y"] == pytest.approx(1.0)  # stored == true after the reset
 
     run(redis_server, scenario)
+
+
+def test_only_the_best_neighbours_of_a_row_are_scored(redis_server, keys):
+    async def scenario(redis):
+        _, generator, cache, _ = parts(redis, keys, top_n=10)
+        updater = IncrementalCandidateUpdater(
+            generator, cache, IncrementalUpdateConfig(neighbours=3), clock=lambda: NOW_S)
+        await redis.zadd(keys.co_visitation("n1"), {f"x{n}": 10.0 - n for n in range(6)})
+        profile = UserProfile("u1")
+        new = [event(1, "n1")]
+        profile.apply(new[0], None, None)
+        assert await updater.update_many([(profile, new)]) == {"u1": "created"}
+        entry = await cache.read("u1", 10)
+        # the row's best 3 of 6, normalised by the best: 1.0, 0.9, 0.8
+        assert [(c.sku, round(c.score, 6)) for c in entry.candidates] == [
+            ("x0", 1.0), ("x1", 0.9), ("x2", 0.8)]
+        assert all(c.via_sku == "n1" for c in entry.candidates)
+
+    run(redis_server, scenario)
+
+
+def test_neighbours_must_be_positive():
+    with pytest.raises(ValueError, match="neighbours"):
+        IncrementalUpdateConfig(neighbours=0)
