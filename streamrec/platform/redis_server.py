@@ -31,12 +31,13 @@ def ensure_redis_installed() -> str:
 
 
 TUNED_CONFIG = {"zset-max-listpack-entries": "64"}
-"""What streamrec changes from Redis's defaults (docs/operations.md, "Redis"): sorted sets
-longer than 64 use the skiplist encoding. Each user event updates ~60 entries of the
-user's ~100-entry candidate list in place; in a listpack (Redis's compact encoding, up to
-128 entries by default) each update is a linear scan and a move, and at 1,000 events/s
-that was a fifth of a core of Redis, growing as lists filled. The cost: a skiplist takes
-more memory per entry (docs/benchmarks.md has the measured difference)."""
+"""What streamrec changes from Redis's defaults (docs/operations.md, "Redis for the user
+path"): sorted sets longer than 64 use the skiplist encoding. Each user event updates
+dozens of entries of the user's ~100-entry candidate list in place; in a listpack
+(Redis's compact encoding, up to 128 entries by default) each update is a linear scan
+and a move, and at 1,000 events/s that was a fifth of a core of Redis, growing as lists
+filled. The cost: a skiplist takes more memory per entry (docs/benchmarks.md has the
+measured difference)."""
 
 
 class RedisServer:
