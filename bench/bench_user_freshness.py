@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.bench_user_freshness --data-dir ../shared/data [--seconds 60]
 
 1. Freshness: ``--rate`` user events a second (default 1,000) for ``--seconds`` over
-   ``--users`` users, produced to ``user.events``, after ``--warm-up-seconds`` (default 10)
+   ``--users`` users, produced to ``user.events``, after ``--warm-up-seconds`` (default 30)
    of the same traffic that is not measured (a freshly started Kafka spends its first ~20 s
    compiling: half a core, as much as the rest of its run's average). Every
    ``--probe-every``-th event goes to a probe user (each probe user gets an event at most every few
@@ -341,7 +341,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--warm-up-seconds", type=float, default=10.0,
+    parser.add_argument("--warm-up-seconds", type=float, default=30.0,
                         help="events at --rate before the measured run (no probes)")
     parser.add_argument("--probe-every", type=int, default=100)
     parser.add_argument("--probe-users", type=int, default=50)

@@ -1,8 +1,8 @@
 """The fast path of the two-speed refresh: a user's cached list updated in place, in Redis.
 
 A full regeneration (``CandidateRefresher``) costs ~4 ms of worker CPU per user; this
-costs one Lua script call per user, all users of a micro-batch in one pipelined round
-trip, and a few small JSON arguments of Python. Per user the script:
+costs one Lua script call per user, pipelined (``users_per_round_trip`` users per round
+trip), and a few small JSON arguments of Python. Per user the script:
 
 1. checks the cached list's ``config_hash``; a missing list or one of another
    configuration is dropped and started afresh (status ``created``; the caller owes the
@@ -230,7 +230,15 @@ class IncrementalUpdateConfig:
     instead of 60 took the script's Redis CPU per event from 0.26 to 0.19 ms
     (docs/benchmarks.md, "The event path for two minutes")."""
 
+    users_per_round_trip: int = 32
+    """Users' script calls per pipelined round trip. Redis runs a pipeline's calls back to
+    back, so one round trip for a whole batch (~250 users, tens of ms of Redis time) held
+    the next batch's small commands (record, load, save) behind it; smaller round trips
+    let them in between, and the worker goes on with the next batch sooner."""
+
     def __post_init__(self) -> None:
+        if self.users_per_round_trip < 1:
+            raise ValueError("users_per_round_trip must be >= 1")
         if not 0.0 < self.decay <= 1.0:
             raise ValueError("decay must be in (0, 1]")
         if self.max_new < 0:
@@ -240,7 +248,8 @@ class IncrementalUpdateConfig:
 
 
 class IncrementalCandidateUpdater:
-    """``update_many``: one script call per user, every user in one round trip."""
+    """``update_many``: one script call per user, ``users_per_round_trip`` users per
+    pipelined round trip."""
 
     def __init__(self, generator: CandidateGenerator, cache: CandidateCache,
                  config: IncrementalUpdateConfig | None = None,
@@ -311,8 +320,10 @@ class IncrementalCandidateUpdater:
         if not updates:
             return {}
         settings = self.settings()
-        results = await self._script.run(
-            self.cache.redis,
-            [self.call(profile, events, settings) for profile, events in updates])
+        calls = [self.call(profile, events, settings) for profile, events in updates]
+        results: list[Any] = []
+        size = self.config.users_per_round_trip
+        for start in range(0, len(calls), size):
+            results.extend(await self._script.run(self.cache.redis, calls[start:start + size]))
         return {profile.user_id: ("created" if int(result) == 2 else "updated")
                 for (profile, _), result in zip(updates, results, strict=True)}

@@ -232,3 +232,39 @@ def test_only_the_best_neighbours_of_a_row_are_scored(redis_server, keys):
 def test_neighbours_must_be_positive():
     with pytest.raises(ValueError, match="neighbours"):
         IncrementalUpdateConfig(neighbours=0)
+
+
+def test_round_trips_of_a_few_users_give_every_user_their_own_result(redis_server, keys):
+    async def scenario(redis):
+        _, generator, cache, _ = parts(redis, keys, top_n=10)
+        updater = IncrementalCandidateUpdater(
+            generator, cache, IncrementalUpdateConfig(users_per_round_trip=2),
+            clock=lambda: NOW_S)
+        await redis.zadd(keys.co_visitation("n1"), {"x": 2.0, "y": 1.0})
+        # u2 and u4 have a current list (updated), the others none (created): 5 users in
+        # 3 round trips, statuses matched to their users
+        for user in ("u2", "u4"):
+            await cache.write(user, [BlendedCandidate("old", 1.0, ("popular/trending",))],
+                              CandidateMeta(T0, ("popular/trending",),
+                                            generator.config_hash(), 1))
+        updates = []
+        for n in range(1, 6):
+            user = f"u{n}"
+            profile = UserProfile(user)
+            new = [event(n, "n1", user=user)]
+            profile.apply(new[0], None, None)
+            updates.append((profile, new))
+        statuses = await updater.update_many(updates)
+        assert statuses == {"u1": "created", "u2": "updated", "u3": "created",
+                            "u4": "updated", "u5": "created"}
+        for n in range(1, 6):
+            skus = [c.sku for c in (await cache.read(f"u{n}", 10)).candidates]
+            # x 1.0 and y 0.5 from n1; a kept list's "old" decayed to 0.8
+            assert skus == (["x", "old", "y"] if n in (2, 4) else ["x", "y"])
+
+    run(redis_server, scenario)
+
+
+def test_round_trip_size_must_be_positive():
+    with pytest.raises(ValueError, match="users_per_round_trip"):
+        IncrementalUpdateConfig(users_per_round_trip=0)
