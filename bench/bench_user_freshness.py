@@ -6,15 +6,15 @@
    ``--users`` users, produced to ``user.events``, after ``--warm-up-seconds`` (default 30)
    of the same traffic that is not measured (a freshly started Kafka spends its first ~20 s
    compiling: half a core, as much as the rest of its run's average). Every
-   ``--probe-every``-th event goes to a probe user (each probe user gets an event at most every few
-   seconds, so the debouncer never merges two probes); the bench polls that user's cache
-   metadata in Redis until its ``event_count`` includes the probe: event produced → the
-   user's candidate cache rewritten. Reports p50/p90/p99/max and how many probes never
-   arrived, and, from the users worker's metrics, how old each micro-batch's oldest record
-   was when the agent picked the batch up and when it had applied it (queueing vs work);
-   and per 10 s window, the CPU of each kind of process (users worker, Redis, Kafka, the
-   bench...), the users worker's refreshes by reason, Redis's memory and the Redis
-   commands that took the most time (which part grows when a run tips over).
+   ``--probe-every``-th event goes to a probe user (each probe user gets an event at most
+   every few seconds, so the debouncer never merges two probes); the bench polls that
+   user's cache metadata in Redis until its ``event_count`` includes the probe: event
+   produced → the user's candidate cache rewritten. Reports p50/p90/p99/max and how many
+   probes never arrived, and, from the users worker's metrics, how old each micro-batch's
+   oldest record was when the agent picked the batch up and when it had applied it
+   (queueing vs work); and per 10 s window, the CPU of each kind of process (users worker,
+   Redis, Kafka, the bench...), the users worker's refreshes by reason, Redis's memory and
+   the Redis commands that took the most time (which part grows when a run tips over).
 2. Serving: ``GET /v1/recommendations/{user}?k=10`` from ``--clients`` concurrent
    clients (aiohttp) for ``--serve-seconds`` over the users warmed by step 1; reports
    requests/s, latency percentiles and the API's CPU per request (all its processes).
@@ -96,8 +96,9 @@ def cpu_by_kind(named: dict[int, str]) -> dict[str, float]:
 
 
 class WindowSampler:
-    """Every ``every`` seconds while events flow: CPU by process kind and the users
-    worker's refreshes by reason, per window (which part grows when a run tips over)."""
+    """Every ``every`` seconds while events flow: CPU by process kind, the users worker's
+    refreshes by reason, Redis's memory and its costliest commands, per window (which
+    part grows when a run tips over)."""
 
     REASONS = ("incremental", "event", "warmed", "requested", "failed")
 
