@@ -1,8 +1,8 @@
 """Run a micro-batch's last step in the background, one batch at a time, in order.
 
-The users agent's fast path is one pipelined round trip of Lua scripts: Redis works on
-it for tens of milliseconds while the worker, awaiting it, does nothing else for the
-stream. Started as a task instead, it overlaps with the next batch's decoding, profile
+The users agent's fast path is a few pipelined round trips of Lua scripts: Redis works on
+them for tens of milliseconds while the worker, awaiting them, does nothing else for
+the stream. Started as a task instead, it overlaps with the next batch's decoding, profile
 updates and Python work; ``submit`` first finishes the previous batch's step, so each
 user's updates still reach Redis in batch order and at most one step is in flight.
 """

@@ -8,10 +8,10 @@ passed, so a burst of events costs one refresh and no event waits longer than
 
 Two-speed refresh (``recs_incremental_refresh``, the default): the micro-batch that applied
 a user's events also updates the user's cached list in place (the fast path,
-``IncrementalCandidateUpdater``: one Lua call per user, one round trip per batch), so the
-debounced full regeneration is only needed every ``recs_full_refresh_min_interval_s``
-per user (sooner when the list was missing or stale), and at most
-``recs_full_refresh_max_per_s`` of them run a second.
+``IncrementalCandidateUpdater``: one Lua call per user, pipelined, in the background while
+the next batch is applied), so the debounced full regeneration is only needed every
+``recs_full_refresh_min_interval_s`` per user (sooner when the list was missing or stale),
+and at most ``recs_full_refresh_max_per_s`` of them run a second.
 
 A cache warmer refreshes recently active users whose cached list expired, and users the
 API asked to refresh (per-partition request lists, so the worker that owns the
