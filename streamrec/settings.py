@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     a backlog feeds on itself through ever larger, slower batches. At 1,000 events/s for
     30 s, 250 (with 50 full refreshes/s) kept batches at ~0.1 s and the event-to-cache p99
     at 0.42-0.46 s where 2,000 gave 2.1-2.9 s (bench_user_freshness, 2026-11-27; with the
-    later fixes 60 s runs hold p99 0.71 s and 120 s runs tip over after ~70 s on the 2-core
-    box: docs/benchmarks.md)."""
+    later fixes 60 s and 120 s runs hold p99 0.44-0.58 s on the 2-core box:
+    docs/benchmarks.md)."""
     worker_batch_wait_s: float = 0.05
     catalog_batch_size: int = 64
     """Catalog micro-batch: embedding dominates, so smaller batches keep freshness in seconds."""

@@ -300,13 +300,13 @@ class CandidateCache:
         each awaited on its own: a cache warmer checking tens of thousands of users never
         holds the event loop for more than one chunk (one ``EXISTS`` command per user in
         one pipeline held it ~1 s for 20,000 users, a p99 spike in the event path)."""
-        out: list[str] = []
-        for at in range(0, len(users), MISSING_PER_CALL):
-            chunk = users[at:at + MISSING_PER_CALL]
-            keys = [self.keys.user_candidates(user) for user in chunk]
-            (positions,) = await self._missing.run(self.redis, [(keys, [])])
-            out += [chunk[int(i) - 1] for i in positions]
-        return out
+        chunks = [users[at:at + MISSING_PER_CALL]
+                  for at in range(0, len(users), MISSING_PER_CALL)]
+        found = await self._missing.run(
+            self.redis, [([self.keys.user_candidates(user) for user in chunk], [])
+                         for chunk in chunks], per_round_trip=1)
+        return [chunk[int(i) - 1] for chunk, positions in zip(chunks, found, strict=True)
+                for i in positions]
 
     async def delete(self, user_id: str) -> None:
         keys = self.keys

@@ -57,8 +57,9 @@ UpdateStatus = Literal["updated", "created"]
 
 # KEYS: candidates, sources, meta, purchased summary, then one co-visitation set per anchor.
 # ARGV: 1 the batch's settings, JSON {h: config hash, d: decay, t: ttl, st: summary ttl,
-#       n: top_n, k: k, p: neighbours per anchor, w: source weight, m: normalisation
-#       (max|rank), at: now ms, s: source name, r: rank K, x: most new entries per update};
+#       n: top_n, k: neighbours scored (per anchor row, and of their sum), w: source
+#       weight, m: normalisation (max|rank), at: now ms, s: source name, r: rank K, x: most
+#       new entries per update};
 #       2 the user's, JSON [event count, [anchor, weight, ...] (aligned with KEYS[5..]),
 #       [excluded sku, ...], [sku to remove, ...], [purchased sku, ...]].
 # Two JSON arguments, not 18: redis-py packs every argument in Python, and this script is
@@ -103,7 +104,8 @@ end
 local excluded = {}
 for _, sku in ipairs(own[3]) do excluded[sku] = true end
 local anchors = own[2]
-local per_item = cfg.p
+-- each anchor's best k: what the k best of their sum mostly come from
+local per_item = cfg.k
 local sums, best, via, found = {}, {}, {}, {}
 for a = 1, #anchors, 2 do
   local anchor, weight = anchors[a], tonumber(anchors[a + 1])
@@ -268,17 +270,15 @@ class IncrementalCandidateUpdater:
     def settings(self) -> bytes:
         """The script's first argument: what every user's call of a batch shares."""
         gen, cfg = self.generator.config, self.cache.config
-        k = per_item = 0
+        k = 0
         weight = 0.0
         name = ""
         if self.source is not None and self.spec is not None:
-            k, weight, name = self.spec.k, self.spec.weight, self.spec.name
-            k = min(k, self.config.neighbours)
-            # each anchor's best k: what the k best of their sum mostly come from
-            per_item = k
+            k = min(self.spec.k, self.config.neighbours)
+            weight, name = self.spec.weight, self.spec.name
         return orjson.dumps({
             "h": self.generator.config_hash(), "d": float(self.config.decay), "t": cfg.ttl_s,
-            "st": cfg.summary_ttl_s, "n": gen.top_n, "k": k, "p": per_item,
+            "st": cfg.summary_ttl_s, "n": gen.top_n, "k": k,
             "w": float(weight), "m": gen.normalisation, "at": int(self.clock() * 1000),
             "s": name, "r": RANK_K, "x": self.config.max_new})
 
@@ -320,10 +320,9 @@ class IncrementalCandidateUpdater:
         if not updates:
             return {}
         settings = self.settings()
-        calls = [self.call(profile, events, settings) for profile, events in updates]
-        results: list[Any] = []
-        size = self.config.users_per_round_trip
-        for start in range(0, len(calls), size):
-            results.extend(await self._script.run(self.cache.redis, calls[start:start + size]))
+        results = await self._script.run(
+            self.cache.redis,
+            [self.call(profile, events, settings) for profile, events in updates],
+            per_round_trip=self.config.users_per_round_trip)
         return {profile.user_id: ("created" if int(result) == 2 else "updated")
                 for (profile, _), result in zip(updates, results, strict=True)}

@@ -29,8 +29,23 @@ class PipelinedScript:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
 
-    async def run(self, redis: aioredis.Redis, calls: Sequence[ScriptCall]) -> list[Any]:
-        """Each call's result, in order; the first other error is raised."""
+    async def run(self, redis: aioredis.Redis, calls: Sequence[ScriptCall],
+                  per_round_trip: int | None = None) -> list[Any]:
+        """Each call's result, in order; the first other error is raised.
+        ``per_round_trip``: at most this many calls per pipeline, sent one after another.
+        Redis runs a pipeline's calls back to back, so long scripts in one pipeline hold
+        every other client's commands behind them; smaller round trips let those in
+        between (and the caller's event loop runs between them)."""
+        if per_round_trip is None or len(calls) <= per_round_trip:
+            return await self._run(redis, calls)
+        if per_round_trip < 1:
+            raise ValueError("per_round_trip must be >= 1")
+        results: list[Any] = []
+        for at in range(0, len(calls), per_round_trip):
+            results += await self._run(redis, calls[at:at + per_round_trip])
+        return results
+
+    async def _run(self, redis: aioredis.Redis, calls: Sequence[ScriptCall]) -> list[Any]:
         results: list[Any] = [None] * len(calls)
         pending = list(range(len(calls)))
         for attempt in range(2):
