@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.bench_rerank --data-dir ../shared/data \
         [--model PATH] [--cross-encoder PATH] [--depths 20,50,100]
-        [--cross-encoder-depths 10,20,30] [--limit-queries N]
+        [--cross-encoder-depths 10,20,30] [--cascade PATH] [--cascade-depths 100]
+        [--limit-queries N]
 
 In-process, on the same retrieval the API runs (``OfflineHybridRetrieval``: tiered BM25
 + exact inner product over the API's MiniLM vectors, fused convex 0.8/0.2, top 100).
@@ -11,10 +12,12 @@ the split ``streamrec train reranker`` trained and early-stopped without) are sc
 
 For each depth: NDCG@10 and P@10 (relevance >= 2.5 relevant; ``score`` of
 bench_search_quality) of BM25 alone, the hybrid as served today, and hybrid reranked
-by each model, all in this one run; and the rerank stage's latency per query (features
-and scoring through ``SearchRerankStage``, one thread, queries one at a time, as one
-request would run it), p50/p95/p99. ``gain_per_p95_ms`` = NDCG@10 gained over hybrid
-per millisecond of p95. The load average is printed next to the times (2 shared cores).
+by each model, all in this one run (a cascade file, ``streamrec train cascade``: LightGBM
+over the depth, the cross-encoder over LightGBM's top as tuned on validation); and the
+rerank stage's latency per query (features and scoring through ``SearchRerankStage``,
+one thread, queries one at a time, as one request would run it), p50/p95/p99.
+``gain_per_p95_ms`` = NDCG@10 gained over hybrid per millisecond of p95. The load average
+is printed next to the times (2 shared cores).
 Prints a table, then ONE JSON line.
 """
 
@@ -85,11 +88,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--depths", default="20,50,100", help="LightGBM depths")
     parser.add_argument("--cross-encoder-depths", default="10,20,30",
                         help="cross-encoder depths (a transformer pass per candidate)")
+    parser.add_argument("--cascade", type=Path, default=None,
+                        help="a cascade model file (streamrec train cascade)")
+    parser.add_argument("--cascade-depths", default="100",
+                        help="first-stage depths of the cascade")
     parser.add_argument("--limit-queries", type=int, default=None,
                         help="a sample of the test queries (smoke runs)")
     args = parser.parse_args(argv)
     depths = {"lightgbm": [int(d) for d in args.depths.split(",")],
-              "cross_encoder": [int(d) for d in args.cross_encoder_depths.split(",")]}
+              "cross_encoder": [int(d) for d in args.cross_encoder_depths.split(",")],
+              "cascade": [int(d) for d in args.cascade_depths.split(",")]}
 
     run_started = time.perf_counter()
     catalog = load_homedepot(args.data_dir)
@@ -119,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rerankers: dict[str, SearchReranker] = {"lightgbm": load_reranker(args.model)}
     if args.cross_encoder is not None:
         rerankers["cross_encoder"] = load_reranker(args.cross_encoder, threads=1)
+    if args.cascade is not None:
+        rerankers["cascade"] = load_reranker(args.cascade, threads=1)
     hybrid_ndcg = variants["hybrid"]["quality"]["ndcg_at_10"]
     for name, reranker in rerankers.items():
         for depth in depths[name]:

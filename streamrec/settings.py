@@ -136,6 +136,10 @@ class Settings(BaseSettings):
     """Leave the user's 20 most recent items out of their candidates (and take each newly
     viewed item out at once). False for shops where people come back to what they saw
     (YOOCHOOSE sessions: 36% of next clicks repeat an earlier click)."""
+    recs_covisitation_backward_weight: float = 1.0
+    """Co-visitation counts are written fully forward (an item learns what came after it)
+    and times this backward (what came before it); 1.0: symmetric. Lower favours "next
+    item" neighbours (see docs/benchmarks.md, "Directional co-visitation")."""
     recs_variant: str = "default"
     """Experiment variant recorded on every impression (and in each response)."""
     recs_rerank_model_path: Path | None = None

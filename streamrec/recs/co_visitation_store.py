@@ -1,8 +1,11 @@
 """Item-to-item co-visitation counts in Redis sorted sets, one per item.
 
 When an item ``d`` arrives and the user's session had ``[c, b, a]`` (most recent
-first), the pairs ``d<->c``, ``d<->b``, ``d<->a`` gain ``weight * decay ** (distance - 1)``
-in both directions.
+first), the pairs ``d<->c``, ``d<->b``, ``d<->a`` gain ``weight * decay ** (distance - 1)``:
+fully forward (``c``'s set learns that ``d`` came after it) and times
+``backward_weight`` backward (``d``'s set learns what came before it). At 1.0 the counts
+are symmetric; below it an item's set ranks what people went on to next above what
+they came from, which is what a "next item" recommendation asks.
 
 Writes: a Lua script (``RECORD``) gets the increments of ``items_per_call`` items per
 call (all calls of a micro-batch in one pipelined round trip), each item's as one JSON
@@ -70,6 +73,9 @@ class CoVisitationConfig:
     """How many previous items of the session pair with a new one."""
     distance_decay: float = 0.7
     """The pair weight at distance ``d`` is ``decay ** (d - 1)``."""
+    backward_weight: float = 1.0
+    """Share of a pair's weight written backward (new item -> the earlier one); the
+    forward direction always gets it all."""
     max_neighbours: int = 100
     """M: each item's set keeps its best M neighbours."""
     trim_every: int = 64
@@ -86,6 +92,8 @@ class CoVisitationConfig:
             raise ValueError("window, max_neighbours and trim_every must be >= 1")
         if not 0.0 < self.distance_decay <= 1.0:
             raise ValueError("distance_decay must be in (0, 1]")
+        if not 0.0 <= self.backward_weight <= 1.0:
+            raise ValueError("backward_weight must be in [0, 1]")
         if self.items_per_call < 0:
             raise ValueError("items_per_call must be >= 0")
 
@@ -121,7 +129,7 @@ class CoVisitationStore:
     def increments(self, visits: Iterable[CoVisit]) -> dict[str, dict[str, float]]:
         """item -> neighbour -> weight to add (pure: what ``record`` will write)."""
         out: dict[str, dict[str, float]] = {}
-        decay = self.config.distance_decay
+        decay, backward = self.config.distance_decay, self.config.backward_weight
         for visit in visits:
             distance = 0
             done: set[str] = set()
@@ -135,9 +143,11 @@ class CoVisitationStore:
                 distance += 1
                 if weight <= 0:
                     continue
-                for a, b in ((visit.sku, other), (other, visit.sku)):
-                    row = out.setdefault(a, {})
-                    row[b] = row.get(b, 0.0) + weight
+                for a, b, w in ((other, visit.sku, weight),
+                                (visit.sku, other, weight * backward)):
+                    if w > 0:
+                        row = out.setdefault(a, {})
+                        row[b] = row.get(b, 0.0) + w
         return out
 
     def script_calls(self, visits: Iterable[CoVisit]) -> list[ScriptCall]:

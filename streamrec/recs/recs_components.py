@@ -20,7 +20,7 @@ from streamrec.recs.candidate_cache import CandidateCache
 from streamrec.recs.candidate_generator import CandidateGenerator, CandidateGeneratorConfig
 from streamrec.recs.candidate_refresher import CandidateRefresher
 from streamrec.recs.co_visitation_candidate_source import CoVisitationCandidateSource
-from streamrec.recs.co_visitation_store import CoVisitationStore
+from streamrec.recs.co_visitation_store import CoVisitationConfig, CoVisitationStore
 from streamrec.recs.incremental_candidate_updater import IncrementalCandidateUpdater
 from streamrec.recs.interest_ann_candidate_source import InterestAnnCandidateSource
 from streamrec.recs.linear_item_scorer import ItemScorer
@@ -91,7 +91,8 @@ def build_recs(settings: Settings, redis: aioredis.Redis, replica: CatalogIndexR
     """Called from load hooks (the API's lifespan, the worker's start), never at import."""
     keys = RedisKeys(settings.redis_key_prefix)
     index = ReplicaIndexView(replica)
-    co_visitation = CoVisitationStore(redis, keys)
+    co_visitation = CoVisitationStore(redis, keys, CoVisitationConfig(
+        backward_weight=settings.recs_covisitation_backward_weight))
     trending = TrendingStore(redis, keys)
     generator = CandidateGenerator(
         [CoVisitationCandidateSource(co_visitation), InterestAnnCandidateSource(index),

@@ -13,9 +13,12 @@ from typing import Literal
 
 Split = Literal["train", "validation", "test"]
 DEFAULT_SALT = "streamrec-rerank-split-1"
+VALIDATION_SHARE = 0.1
+TEST_SHARE = 0.2
 
 
-def query_split(query: str, validation_share: float = 0.1, test_share: float = 0.2,
+def query_split(query: str, validation_share: float = VALIDATION_SHARE,
+                test_share: float = TEST_SHARE,
                 salt: str = DEFAULT_SALT) -> Split:
     """Which part ``query`` belongs to (case and spacing do not matter)."""
     if validation_share < 0 or test_share < 0 or validation_share + test_share >= 1:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from streamrec.evaluation.ranking_metrics import ndcg_at_k, precision_at_k
 from streamrec.rerank.candidate_reorder import reorder_head
-from streamrec.rerank.reranker_training_set import QueryGroup
+
+if TYPE_CHECKING:  # the training set pulls in retrieval (tantivy, FAISS); a GPU box has none
+    from streamrec.rerank.reranker_training_set import QueryGroup
 
 RELEVANT_AT = 2.5  # Home Depot: mean relevance >= 2.5 counts as relevant (as the benches)
 RANKING_DEPTH = 100

@@ -31,6 +31,10 @@ def load_reranker(path: Path, threads: int = 1) -> SearchReranker:
         from streamrec.rerank.cross_encoder_ranker import CrossEncoderRanker
 
         return CrossEncoderRanker.load(path, threads=threads)
+    if kind == "cascade":
+        from streamrec.rerank.cascade_ranker import CascadeRanker
+
+        return CascadeRanker.load(path, lambda part: load_reranker(part, threads))
     raise RerankModelError(f"{path}: unknown reranker kind {kind!r}")
 
 

@@ -27,14 +27,12 @@ from streamrec.rerank.judged_catalog import JudgedCatalog, load_homedepot
 from streamrec.rerank.lightgbm_ranker import KIND
 from streamrec.rerank.lightgbm_ranker_trainer import DEFAULT_PARAMS, train_lightgbm
 from streamrec.rerank.offline_hybrid_retrieval import FuseFn, OfflineHybridRetrieval
-from streamrec.rerank.query_split import DEFAULT_SALT
+from streamrec.rerank.query_split import DEFAULT_SALT, TEST_SHARE, VALIDATION_SHARE
 from streamrec.rerank.rerank_quality import group_rankings, mean_quality
 from streamrec.rerank.reranker_model_file import RerankerModelFile
 from streamrec.rerank.reranker_training_set import QueryGroup, build_groups, judgments_hash
 
 DEFAULT_DEPTH = 100
-VALIDATION_SHARE = 0.1
-TEST_SHARE = 0.2
 
 
 @dataclass

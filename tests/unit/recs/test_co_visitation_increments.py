@@ -30,6 +30,18 @@ def test_window_self_pairs_and_repeats():
     assert "a" not in increments
 
 
+def test_backward_weight_favours_what_came_next():
+    increments = store(distance_decay=0.5, backward_weight=0.25).increments(
+        [CoVisit(["c", "b"], "d")])
+    assert increments["c"] == {"d": 1.0}  # forward: d came after c, in full
+    assert increments["b"] == {"d": 0.5}
+    assert increments["d"] == pytest.approx({"c": 0.25, "b": 0.125})  # backward, scaled
+    only_forward = store(backward_weight=0.0).increments([CoVisit(["c"], "d")])
+    assert only_forward == {"c": {"d": 1.0}}  # no empty row for d
+    with pytest.raises(ValueError, match="backward_weight"):
+        CoVisitationConfig(backward_weight=1.5)
+
+
 def test_increments_add_up_across_visits():
     increments = store().increments([CoVisit(["a"], "b"), CoVisit(["b"], "a")])
     assert increments == {"a": {"b": 2.0}, "b": {"a": 2.0}}

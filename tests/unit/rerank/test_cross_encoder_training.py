@@ -1,6 +1,9 @@
 """Training data, fine-tuning, ONNX export and serving of the cross-encoder, on a tiny
 randomly initialised BERT (no weights from disk). Skipped without the ``train`` extra."""
 
+import dataclasses
+import gzip
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +17,13 @@ from transformers import BertConfig  # noqa: E402
 from streamrec.rerank.cross_encoder_ranker import KIND, CrossEncoderRanker, pair_tokenizer  # noqa: E402
 from streamrec.rerank.cross_encoder_training import (  # noqa: E402
     CrossEncoderTrainConfig,
+    PairSet,
     fine_tune,
     init_model,
     pair_groups,
+    save_checkpoint,
     torch_scorer,
+    train_on_pairs,
     validation_quality,
     write_model,
 )
@@ -100,3 +106,65 @@ def test_fine_tune_export_and_serve_round_trip(tmp_path: Path, loss: str) -> Non
         np.testing.assert_allclose(ranker.score_pairs(pairs[:1]), served[:1],
                                    atol=tolerance + 1e-5)
         np.testing.assert_allclose(served, expected, atol=tolerance)
+
+
+def _pair_set():
+    groups = pair_groups(list(JUDGMENTS), JUDGMENTS, TITLES.__getitem__, FUSED.__getitem__,
+                         depth=2, splits=lambda q: "validation" if q == "hose" else "train")
+    return PairSet(groups, JUDGMENTS, "encoder-id", "data-hash", 2,
+                   {"train": 2, "validation": 1, "test": 0})
+
+
+def test_pair_set_round_trips_and_refuses_other_files(tmp_path: Path) -> None:
+    pairs = _pair_set()
+    loaded = PairSet.load(pairs.save(tmp_path / "pairs.json.gz"))
+    assert loaded == pairs
+    hose = next(g for g in loaded.groups if g.query == "hose")
+    assert hose.fused == [("d", 0.7), ("b", 0.6), ("c", 0.5)]  # tuples again, as retrieved
+    assert all(not g.fused for g in loaded.groups if g.split == "train")  # never reordered
+    assert not list(tmp_path.glob(".*"))  # staged file renamed away
+    other = tmp_path / "other.json.gz"
+    with gzip.open(other, "wt") as out:
+        json.dump({"format": "something-else"}, out)
+    with pytest.raises(ValueError, match="not a cross-encoder pair file"):
+        PairSet.load(other)
+
+
+def test_train_from_pairs_checkpoints_then_exports_from_the_checkpoint(tmp_path: Path) -> None:
+    """The GPU-box flow on CPU: train from a pair file with a checkpoint and no export,
+    then evaluate and export that checkpoint without further steps (--init, --max-steps 0)."""
+    torch.set_num_threads(1)
+    pairs = PairSet.load(_pair_set().save(tmp_path / "pairs.json.gz"))
+    start = save_checkpoint(_tiny_model(), tmp_path / "start")
+    cfg = CrossEncoderTrainConfig(max_steps=3, batch_size=2, eval_every=3, max_length=16,
+                                  learning_rate=1e-3, threads=1)
+    trained = train_on_pairs(pairs, None, cfg, weights_dir=start,
+                             checkpoint_dir=tmp_path / "ckpt")
+    assert [h["step"] for h in trained.history] == [0, 3]
+    assert (tmp_path / "ckpt" / "config.json").is_file()
+    saved = json.loads((tmp_path / "ckpt" / "training_metrics.json").read_text())
+    assert saved["metrics"]["cross_encoder_fp32"] == trained.metrics["cross_encoder_fp32"]
+    assert not list(tmp_path.glob("*.onnx"))
+
+    exported = train_on_pairs(pairs, tmp_path / "ce.json",
+                              dataclasses.replace(cfg, max_steps=0), weights_dir=tmp_path / "ckpt")
+    assert [h["step"] for h in exported.history] == [0]
+    # the checkpoint kept the best validation state, so it scores what training reported
+    assert exported.metrics["cross_encoder_fp32"]["ndcg_at_10"] == \
+        trained.metrics["cross_encoder_fp32"]["ndcg_at_10"]
+    ranker = load_reranker(exported.model_path)
+    assert ranker.model.params["init"] == str(tmp_path / "ckpt")
+    assert ranker.model.metrics["cross_encoder_int8"]["queries"] == 1
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_frozen_word_embeddings_stay_as_loaded(freeze: bool) -> None:
+    torch.set_num_threads(1)
+    model = _tiny_model()
+    words = model.get_input_embeddings().weight.detach().clone()
+    head = model.classifier.weight.detach().clone()
+    cfg = CrossEncoderTrainConfig(max_steps=2, batch_size=2, max_length=16,
+                                  learning_rate=1e-2, freeze_embeddings=freeze)
+    fine_tune(model, pair_tokenizer(max_length=16), _groups("train"), cfg)
+    assert torch.equal(model.get_input_embeddings().weight, words) is freeze
+    assert not torch.equal(model.classifier.weight, head)
