@@ -31,19 +31,8 @@ class CoVisitationCandidateSource:
 
     def anchor_weights(self, profile: UserProfile) -> dict[str, float]:
         """Recent distinct items -> anchor weight, the newest first."""
-        strongest: dict[str, float] = {}
-        order: list[str] = []
-        for item in reversed(profile.recent):
-            weight = float(self.config.event_weights.get(item.event_type, 0.0))
-            if item.sku not in strongest:
-                if len(order) >= self.config.anchor_items:
-                    continue
-                order.append(item.sku)
-                strongest[item.sku] = weight
-            else:
-                strongest[item.sku] = max(strongest[item.sku], weight)
-        return {sku: strongest[sku] * self.config.recency_decay**position
-                for position, sku in enumerate(order) if strongest[sku] > 0}
+        return profile.recent_weights(self.config.anchor_items, self.config.recency_decay,
+                                      self.config.event_weights)
 
     async def fetch(self, profile: UserProfile, k: int) -> list[Candidate]:
         weights = self.anchor_weights(profile)

@@ -41,6 +41,8 @@ class ReasonAnnotator:
             or (item.context_similarity or 0.0) >= self.config.context_similarity
         ):
             return f"similar to {context_title}"
+        if item.family == "history":
+            return "you viewed this recently"
         viewed = self._title(state, item.via_sku)
         if viewed and item.family in ITEM_ANCHORED:
             return f"because you viewed {viewed}"

@@ -17,13 +17,19 @@ import redis.asyncio as aioredis
 from streamrec.indexer.catalog_index_replica import CatalogIndexReplica
 from streamrec.indexer.hnsw_shard import SearchHit
 from streamrec.recs.candidate_cache import CandidateCache
-from streamrec.recs.candidate_generator import CandidateGenerator, CandidateGeneratorConfig
+from streamrec.recs.candidate_generator import (
+    CandidateGenerator,
+    CandidateGeneratorConfig,
+    SourceSpec,
+)
 from streamrec.recs.candidate_refresher import CandidateRefresher
+from streamrec.recs.candidate_source import CandidateSource
 from streamrec.recs.co_visitation_candidate_source import CoVisitationCandidateSource
 from streamrec.recs.co_visitation_store import CoVisitationConfig, CoVisitationStore
 from streamrec.recs.incremental_candidate_updater import IncrementalCandidateUpdater
 from streamrec.recs.interest_ann_candidate_source import InterestAnnCandidateSource
 from streamrec.recs.linear_item_scorer import ItemScorer
+from streamrec.recs.recently_viewed_candidate_source import RecentlyViewedCandidateSource
 from streamrec.recs.recommendation_pipeline import RecommendationPipeline
 from streamrec.recs.trending_candidate_source import TrendingCandidateSource
 from streamrec.recs.trending_store import TrendingStore
@@ -86,6 +92,22 @@ class RecsComponents:
                                                scorer=load_item_scorer(self.rerank_model_path))
 
 
+def candidate_sources(settings: Settings, co_visitation: CoVisitationStore, index: Any,
+                      trending: TrendingStore
+                      ) -> tuple[list[CandidateSource], tuple[SourceSpec, ...]]:
+    """The generator's sources and their specs, as the settings ask."""
+    sources: list[CandidateSource] = [CoVisitationCandidateSource(co_visitation),
+                                      InterestAnnCandidateSource(index),
+                                      TrendingCandidateSource(trending)]
+    specs = CandidateGeneratorConfig().sources
+    if not settings.recs_filter_seen and settings.recs_recently_viewed_weight > 0:
+        # with seen items filtered these candidates would all be removed again
+        sources.append(RecentlyViewedCandidateSource())
+        specs += (SourceSpec(RecentlyViewedCandidateSource.name,
+                             weight=settings.recs_recently_viewed_weight, k=20),)
+    return sources, specs
+
+
 def build_recs(settings: Settings, redis: aioredis.Redis, replica: CatalogIndexReplica
                ) -> RecsComponents:
     """Called from load hooks (the API's lifespan, the worker's start), never at import."""
@@ -94,10 +116,10 @@ def build_recs(settings: Settings, redis: aioredis.Redis, replica: CatalogIndexR
     co_visitation = CoVisitationStore(redis, keys, CoVisitationConfig(
         backward_weight=settings.recs_covisitation_backward_weight))
     trending = TrendingStore(redis, keys)
+    sources, specs = candidate_sources(settings, co_visitation, index, trending)
     generator = CandidateGenerator(
-        [CoVisitationCandidateSource(co_visitation), InterestAnnCandidateSource(index),
-         TrendingCandidateSource(trending)],
-        config=CandidateGeneratorConfig(normalisation=settings.recs_blend,
+        sources,
+        config=CandidateGeneratorConfig(sources=specs, normalisation=settings.recs_blend,
                                         filter_seen=settings.recs_filter_seen),
         item_lookup=index.metadata)
     cache = CandidateCache(redis, keys, config_hash=generator.config_hash())

@@ -219,6 +219,25 @@ class UserProfile:
                     break
         return out
 
+    def recent_weights(self, limit: int, recency_decay: float,
+                       event_weights: Mapping[str, float]) -> dict[str, float]:
+        """The ``limit`` most recent distinct skus, newest first, each weighted by its
+        strongest event type times ``recency_decay ** position`` (the newest at 0); skus
+        whose events all weigh 0 are left out."""
+        strongest: dict[str, float] = {}
+        order: list[str] = []
+        for item in reversed(self.recent):
+            weight = float(event_weights.get(item.event_type, 0.0))
+            if item.sku not in strongest:
+                if len(order) >= limit:
+                    continue
+                order.append(item.sku)
+                strongest[item.sku] = weight
+            else:
+                strongest[item.sku] = max(strongest[item.sku], weight)
+        return {sku: strongest[sku] * recency_decay**position
+                for position, sku in enumerate(order) if strongest[sku] > 0}
+
     def top_categories(self, n: int, depth: int | None = None) -> list[tuple[str, float]]:
         """The ``n`` strongest category scopes with their share of the weight at their depth.
 

@@ -6,6 +6,10 @@ from streamrec.indexer.hnsw_shard import SearchHit
 from streamrec.recs.co_visitation_candidate_source import CoVisitationCandidateSource
 from streamrec.recs.co_visitation_store import Neighbour
 from streamrec.recs.interest_ann_candidate_source import InterestAnnCandidateSource
+from streamrec.recs.recently_viewed_candidate_source import (
+    RecentlyViewedCandidateSource,
+    RecentlyViewedSourceConfig,
+)
 from streamrec.recs.trending_candidate_source import TrendingCandidateSource
 from streamrec.recs.user_profile import UserProfile
 from tests.unit.recs.recs_fakes import FakeTrending, small_index, unit
@@ -87,6 +91,20 @@ def test_co_visitation_anchors_weighted_by_event_type_and_recency():
     assert asyncio.run(source.fetch(UserProfile("cold"), 5)) == []
 
 
+def test_recently_viewed_returns_the_users_own_items_newest_first():
+    source = RecentlyViewedCandidateSource(RecentlyViewedSourceConfig(items=2))
+    profile = profile_of(("desk", "VIEW"), ("shirt", "PURCHASE"), ("lamp", "VIEW"),
+                         ("shirt", "VIEW"))
+    found = asyncio.run(source.fetch(profile, 10))
+    # shirt (newest, strongest event PURCHASE) then lamp; desk is beyond the 2 items
+    assert [(c.sku, c.via_sku, c.source) for c in found] == [
+        ("shirt", "shirt", "history/recently-viewed"), ("lamp", "lamp", "history/recently-viewed")]
+    assert [c.score for c in found] == pytest.approx([3.0, 0.8])
+    assert [c.sku for c in asyncio.run(source.fetch(profile, 1))] == ["shirt"]
+    assert asyncio.run(source.fetch_many([profile, UserProfile("cold")], 10)) == [
+        found, []]
+
+
 def test_trending_in_top_categories_then_overall():
     trending = FakeTrending({
         "Apparel": [("tee", 10.0), ("polo", 5.0)],
@@ -102,3 +120,21 @@ def test_trending_in_top_categories_then_overall():
     assert by_sku["lamp"].score == pytest.approx(0.5) and by_sku["lamp"].via_category is None
     cold = asyncio.run(TrendingCandidateSource(trending).fetch(UserProfile("cold"), 10))
     assert [c.sku for c in cold] == ["lamp", "tee"]
+
+
+@pytest.mark.parametrize(("filter_seen", "weight", "expected"), [
+    (True, 0.5, None), (False, 0.0, None), (False, 0.7, 0.7)])
+def test_recently_viewed_joins_the_blend_only_where_seen_items_stay(filter_seen, weight,
+                                                                    expected):
+    from streamrec.recs.co_visitation_store import CoVisitationStore
+    from streamrec.recs.recs_components import candidate_sources
+    from streamrec.redis_keys import RedisKeys
+    from streamrec.settings import Settings
+
+    settings = Settings(recs_filter_seen=filter_seen, recs_recently_viewed_weight=weight,
+                        recs_covisitation_backward_weight=0.5)
+    sources, specs = candidate_sources(settings, CoVisitationStore(None, RedisKeys("t:")),
+                                       small_index(VECTORS), FakeTrending({}))
+    assert [s.name for s in sources] == [spec.name for spec in specs]
+    weights = {spec.name: spec.weight for spec in specs}
+    assert weights.get("history/recently-viewed") == expected
