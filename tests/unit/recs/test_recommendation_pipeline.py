@@ -97,6 +97,14 @@ def test_warm_user_served_from_cache_filtered_and_explained():
     assert result.counts["filter:unavailable"]["removed"] == 2
 
 
+def test_a_recently_viewed_item_says_so():
+    cache = FakeCache({"warm": cached(
+        ("shirt", 2.0, ("history/recently-viewed", "item-based/co-visitation"), "shirt", None),
+        ("tee", 1.0, ("item-based/co-visitation",), "shirt", None))}, {"warm": SUMMARY})
+    reasons = {item.sku: item.reason for item in recommend(pipeline(cache), k=10).items}
+    assert reasons == {"shirt": "you viewed this recently", "tee": "because you viewed Shirt"}
+
+
 def test_every_stage_is_timed_in_order():
     p = pipeline()
     result = recommend(p, k=2)
