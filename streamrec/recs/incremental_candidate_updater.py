@@ -48,9 +48,10 @@ from typing import Any, Literal
 import orjson
 
 from streamrec.recs.candidate_cache import LUA_CALL_CHUNKED, CandidateCache
-from streamrec.recs.candidate_generator import RANK_K, CandidateGenerator
+from streamrec.recs.candidate_generator import RANK_K, CandidateGenerator, normalised
 from streamrec.recs.co_visitation_candidate_source import CoVisitationCandidateSource
 from streamrec.recs.pipelined_script import PipelinedScript, ScriptCall
+from streamrec.recs.recently_viewed_candidate_source import RecentlyViewedCandidateSource
 from streamrec.recs.user_profile import UserProfile
 
 UpdateStatus = Literal["updated", "created"]
@@ -59,9 +60,11 @@ UpdateStatus = Literal["updated", "created"]
 # ARGV: 1 the batch's settings, JSON {h: config hash, d: decay, t: ttl, st: summary ttl,
 #       n: top_n, k: neighbours scored (per anchor row, and of their sum), w: source
 #       weight, m: normalisation (max|rank), at: now ms, s: source name, r: rank K, x: most
-#       new entries per update};
+#       new entries per update, hs: the history source's name or ""};
 #       2 the user's, JSON [event count, [anchor, weight, ...] (aligned with KEYS[5..]),
-#       [excluded sku, ...], [sku to remove, ...], [purchased sku, ...]].
+#       [excluded sku, ...], [sku to remove, ...], [purchased sku, ...],
+#       [history sku, score to add, ...] (the newest items themselves, already normalised
+#       and weighted: ``history/recently-viewed``)].
 # Two JSON arguments, not 18: redis-py packs every argument in Python, and this script is
 # called once per user with new events. Returns 1 (updated) or 2 (created: the list was
 # missing or of another configuration).
@@ -107,6 +110,7 @@ local anchors = own[2]
 -- each anchor's best k: what the k best of their sum mostly come from
 local per_item = cfg.k
 local sums, best, via, found = {}, {}, {}, {}
+local adds, from = {}, {}
 for a = 1, #anchors, 2 do
   local anchor, weight = anchors[a], tonumber(anchors[a + 1])
   local row = redis.call('ZREVRANGE', KEYS[4 + (a + 1) / 2], 0, per_item - 1, 'WITHSCORES')
@@ -130,14 +134,22 @@ end)
 local k, source_weight = cfg.k, cfg.w
 local by_rank, rank_k = cfg.m == 'rank', cfg.r
 local top_sum = sums[found[1]] or 0
-local picked, norm = {}, {}
+local picked = {}
+-- the newest items themselves first (never co-visitation picks: those exclude anchors)
+local history = own[6] or {}
+for j = 1, #history, 2 do
+  local sku = history[j]
+  picked[#picked + 1] = sku
+  adds[sku], from[sku], via[sku] = tonumber(history[j + 1]), cfg.hs, sku
+end
 for rank = 1, math.min(k, #found) do
   local sku = found[rank]
-  picked[rank] = sku
-  if by_rank then norm[sku] = (rank_k + 1) / (rank_k + rank)
-  else norm[sku] = sums[sku] / top_sum end
+  picked[#picked + 1] = sku
+  from[sku] = source
+  if by_rank then adds[sku] = source_weight * (rank_k + 1) / (rank_k + rank)
+  else adds[sku] = source_weight * sums[sku] / top_sum end
 end
-local added = 0
+local added_by = {}
 if #picked > 0 then
   local bought_before = {}
   if redis.call('EXISTS', pkey) == 1 then
@@ -156,26 +168,27 @@ if #picked > 0 then
   local z, h, new_json = {}, {}, {}
   local max_new, new_count = cfg.x, 0
   for i, sku in ipairs(picked) do
-    local add = source_weight * norm[sku]
+    local add, src = adds[sku], from[sku]
     local before = stored[i] and tonumber(stored[i]) * scale
     if bought_before[i] ~= 1 and (before or new_count < max_new) then
       local info
       if not before then
         new_count = new_count + 1
         local anchor = via[sku]
-        if new_json[anchor] == nil then
-          new_json[anchor] = cjson.encode({s = {source}, i = anchor})
+        local key = src .. '\0' .. anchor
+        if new_json[key] == nil then
+          new_json[key] = cjson.encode({s = {src}, i = anchor})
         end
-        info = new_json[anchor]
+        info = new_json[key]
         z[#z + 1] = add / scale
       else
         info = listed[sku] and cjson.decode(listed[sku]) or {}
         local names = {}
-        if add > before then names[1] = source end
+        if add > before then names[1] = src end
         for _, name in ipairs(type(info.s) == 'table' and info.s or {}) do
-          if name ~= source then names[#names + 1] = name end
+          if name ~= src then names[#names + 1] = name end
         end
-        if add <= before then names[#names + 1] = source end
+        if add <= before then names[#names + 1] = src end
         info.s = names
         if add > before or info.i == nil or info.i == cjson.null then info.i = via[sku] end
         info = cjson.encode(info)
@@ -183,12 +196,12 @@ if #picked > 0 then
       end
       z[#z + 1] = sku
       h[#h + 1] = sku; h[#h + 1] = info
+      added_by[src] = true
     end
   end
   if #z > 0 then
     call_chunked('ZADD', zkey, z)
     call_chunked('HSET', skey, h)
-    added = #h / 2
   end
 end
 -- trimmed to top_n: the lowest go, with their sources
@@ -200,8 +213,10 @@ if over > 0 then
 end
 redis.call('EXPIRE', zkey, ttl)
 redis.call('EXPIRE', skey, ttl)
-if added > 0 and (',' .. sources .. ','):find(',' .. source .. ',', 1, true) == nil then
-  if sources == '' then sources = source else sources = sources .. ',' .. source end
+for _, name in ipairs({cfg.hs, source}) do
+  if added_by[name] and (',' .. sources .. ','):find(',' .. name .. ',', 1, true) == nil then
+    if sources == '' then sources = name else sources = sources .. ',' .. name end
+  end
 end
 redis.call('HSET', mkey, 'generated_at', cfg.at, 'event_count', own[1],
            'config_hash', cfg.h, 'mode', 'incremental', 'sources', sources,
@@ -262,9 +277,13 @@ class IncrementalCandidateUpdater:
         self.clock = clock
         self.source: CoVisitationCandidateSource | None = None
         self.spec = None
+        self.history: RecentlyViewedCandidateSource | None = None
+        self.history_spec = None
         for source, spec in zip(generator.sources, generator.config.sources, strict=True):
             if isinstance(source, CoVisitationCandidateSource):
                 self.source, self.spec = source, spec
+            elif isinstance(source, RecentlyViewedCandidateSource):
+                self.history, self.history_spec = source, spec
         self._script = PipelinedScript(UPDATE)
 
     def settings(self) -> bytes:
@@ -280,7 +299,8 @@ class IncrementalCandidateUpdater:
             "h": self.generator.config_hash(), "d": float(self.config.decay), "t": cfg.ttl_s,
             "st": cfg.summary_ttl_s, "n": gen.top_n, "k": k,
             "w": float(weight), "m": gen.normalisation, "at": int(self.clock() * 1000),
-            "s": name, "r": RANK_K, "x": self.config.max_new})
+            "s": name, "r": RANK_K, "x": self.config.max_new,
+            "hs": self.history_spec.name if self.history_spec is not None else ""})
 
     def call(self, profile: UserProfile, new_events: Sequence[Mapping[str, Any]],
              settings: bytes | None = None) -> ScriptCall:
@@ -304,13 +324,31 @@ class IncrementalCandidateUpdater:
             removed.extend(s for s in new_skus if s not in removed)
         user = profile.user_id
         flat_anchors = [part for sku, w in anchors.items() for part in (sku, float(w))]
+        history = [part for sku, add in self.history_entries(profile, new_skus, bought)
+                   for part in (sku, add)]
         return (
             [keys.user_candidates(user), keys.user_candidate_sources(user),
              keys.user_candidate_meta(user), keys.user_purchased(user),
              *(self.source.store.keys.co_visitation(sku) for sku in anchors)],
             [settings or self.settings(),
-             orjson.dumps([profile.event_count, flat_anchors, excluded, removed, bought])],
+             orjson.dumps([profile.event_count, flat_anchors, excluded, removed, bought,
+                           history])],
         )
+
+    def history_entries(self, profile: UserProfile, new_skus: Sequence[str],
+                        bought: Sequence[str]) -> list[tuple[str, float]]:
+        """What ``history/recently-viewed`` adds for the newest items themselves: their
+        score in that source's answer (the user's recent items), normalised as the blend
+        normalises it and times the source's weight. Purchased items are left out."""
+        if self.history is None or self.history_spec is None or not new_skus \
+                or self.generator.config.filter_seen:  # the seen filter takes them out
+            return []
+        answer = self.history.candidates(profile, self.history_spec.k)
+        normalised_scores = {c.sku: score for c, score in
+                             normalised(answer, self.generator.config.normalisation)}
+        weight = self.history_spec.weight
+        return [(sku, weight * normalised_scores[sku]) for sku in new_skus
+                if sku in normalised_scores and sku not in bought]
 
     async def update_many(self, updates: Sequence[tuple[UserProfile,
                                                         Sequence[Mapping[str, Any]]]]

@@ -30,7 +30,8 @@ class RecentlyViewedCandidateSource:
     def __init__(self, config: RecentlyViewedSourceConfig | None = None) -> None:
         self.config = config or RecentlyViewedSourceConfig()
 
-    async def fetch(self, profile: UserProfile, k: int) -> list[Candidate]:
+    def candidates(self, profile: UserProfile, k: int) -> list[Candidate]:
+        """The answer, computed from the profile alone (the fast path calls it too)."""
         if k <= 0:
             return []
         weights = profile.recent_weights(min(k, self.config.items), self.config.recency_decay,
@@ -38,6 +39,9 @@ class RecentlyViewedCandidateSource:
         return [Candidate(sku, weight, self.name, via_sku=sku)
                 for sku, weight in weights.items()]
 
+    async def fetch(self, profile: UserProfile, k: int) -> list[Candidate]:
+        return self.candidates(profile, k)
+
     async def fetch_many(self, profiles: Sequence[UserProfile], k: int
                          ) -> list[list[Candidate]]:
-        return [await self.fetch(profile, k) for profile in profiles]
+        return [self.candidates(profile, k) for profile in profiles]

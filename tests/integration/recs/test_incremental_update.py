@@ -268,3 +268,46 @@ def test_round_trips_of_a_few_users_give_every_user_their_own_result(redis_serve
 def test_round_trip_size_must_be_positive():
     with pytest.raises(ValueError, match="users_per_round_trip"):
         IncrementalUpdateConfig(users_per_round_trip=0)
+
+
+def test_the_newest_items_themselves_enter_where_seen_items_stay(redis_server, keys):
+    """With ``history/recently-viewed`` configured (seen items not filtered), the fast path
+    adds the items just viewed, scored as that source's blend would score them."""
+    from streamrec.recs.recently_viewed_candidate_source import RecentlyViewedCandidateSource
+
+    history = "history/recently-viewed"
+
+    async def scenario(redis):
+        covis = CoVisitationStore(redis, keys)
+        generator = CandidateGenerator(
+            [CoVisitationCandidateSource(covis), RecentlyViewedCandidateSource()],
+            config=CandidateGeneratorConfig(
+                sources=(SourceSpec(COVIS, 1.0, 60), SourceSpec(history, 0.5, 20)),
+                top_n=10))
+        cache = CandidateCache(redis, keys, CandidateCacheConfig(ttl_s=3600),
+                               config_hash=generator.config_hash())
+        updater = IncrementalCandidateUpdater(generator, cache, clock=lambda: NOW_S)
+        await redis.zadd(keys.co_visitation("n1"), {"x": 2.0, "old": 1.0})
+        await cache.write("u1", [BlendedCandidate("old", 0.4, (history,), "old", None)],
+                          CandidateMeta(T0, (history,), generator.config_hash(), 1),
+                          UserSummary({}, frozenset()))
+        profile = UserProfile("u1")
+        profile.apply(event(0, "old"), None, None)
+        new = [event(1, "n1", "CLICK"), event(2, "gift", "PURCHASE")]
+        for e in new:
+            profile.apply(e, None, None)
+
+        assert await updater.update_many([(profile, new)]) == {"u1": "updated"}
+
+        entry = await cache.read("u1", 10)
+        got = {c.sku: c for c in entry.candidates}
+        # recent weights: gift 3.0 (newest; bought: never added), n1 2.0 * 0.8, old 0.8^2;
+        # max-normalised by gift's 3.0, times 0.5
+        assert got["n1"].score == pytest.approx(0.5 * 1.6 / 3.0)
+        assert got["n1"].sources == (history,) and got["n1"].via_sku == "n1"
+        assert "gift" not in got
+        assert got["x"].sources == (COVIS,)  # co-visitation never returns its anchors ...
+        assert got["old"].score == pytest.approx(0.4 * 0.8)  # ... so "old" only decays
+        assert set(entry.meta.sources) == {history, COVIS}
+
+    run(redis_server, scenario)
