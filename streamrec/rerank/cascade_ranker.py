@@ -88,8 +88,13 @@ class CascadeRanker:
         return scores_for_order(cascade_order(first, second, self.weight))
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "first": self.first.describe(),
-                "second": self.second.describe(), "second_depth": self.second_depth,
-                "weight": self.weight, **({"trained_at": self.model.trained_at,
-                                           "metrics": self.model.metrics}
-                                          if self.model else {})}
+        def part(ranker: SearchReranker) -> dict[str, Any]:  # the parts' files say the rest
+            return {k: v for k, v in ranker.describe().items() if k in ("name", "trained_at")}
+
+        out: dict[str, Any] = {"name": self.name, "first": part(self.first),
+                               "second": part(self.second), "second_depth": self.second_depth,
+                               "weight": self.weight}
+        if self.model is not None:
+            out.update(trained_at=self.model.trained_at, validation=self.model.metrics.get(
+                "best"), first_alone=self.model.metrics.get("first_alone"))
+        return out
