@@ -254,7 +254,7 @@ def cross_encoder(
         raise typer.Exit(code=1) from exc
     from streamrec.rerank.cross_encoder_training import PairSet, train_on_pairs
 
-    # a GPU box training from --pairs with --output given needs no settings (nor pydantic)
+    # settings (cache folder, data, encoder) only where this run needs them
     target = None if not export else output or _cache_dir() / "rerank" / CROSS_ENCODER_MODEL_NAME
     with phase_bars() as phase:
         try:

@@ -24,7 +24,9 @@ trip), and a few small JSON arguments of Python. Per user the script:
    weight, and adds that to the decayed score (at most ``max_new`` items enter per
    update); a new entry gets ``{"s": [co-visitation], "i": anchor}`` as its sources, an
    existing one gets co-visitation among its sources (first when its contribution now
-   dominates) and a reason if it had none;
+   dominates) and a reason if it had none; where ``history/recently-viewed`` is
+   configured (seen items not filtered), the newest items themselves come first, scored
+   as that source's blend scores them;
 5. adds or updates only the entries that changed, trims to ``top_n`` (the lowest go,
    with their sources), writes the meta hash (``generated_at``, ``event_count``,
    ``mode=incremental``, ``config_hash``, ``scale``; ``sources`` gains co-visitation) and
@@ -144,10 +146,12 @@ for j = 1, #history, 2 do
 end
 for rank = 1, math.min(k, #found) do
   local sku = found[rank]
-  picked[#picked + 1] = sku
-  from[sku] = source
-  if by_rank then adds[sku] = source_weight * (rank_k + 1) / (rank_k + rank)
-  else adds[sku] = source_weight * sums[sku] / top_sum end
+  if adds[sku] == nil then  -- a new item past the anchors' window: history scored it
+    picked[#picked + 1] = sku
+    from[sku] = source
+    if by_rank then adds[sku] = source_weight * (rank_k + 1) / (rank_k + rank)
+    else adds[sku] = source_weight * sums[sku] / top_sum end
+  end
 end
 local added_by = {}
 if #picked > 0 then

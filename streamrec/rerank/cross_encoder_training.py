@@ -16,6 +16,10 @@ Needs the optional ``train`` extra (PyTorch, transformers, the MiniLM weights of
   queries) or ``listwise`` (ListNet: softmax cross-entropy per query against the gains).
 - **Model choice**: NDCG@10 of the hybrid head reranked at ``validation_depth`` on a fixed
   sample of VALIDATION queries, every ``eval_every`` steps; the best checkpoint is kept.
+- **Where**: ``build_pair_set`` needs the catalog, the bi-encoder and the retrieval stack;
+  ``train_on_pairs`` needs only a ``PairSet`` (gzip JSON, ``--export-pairs``/``--pairs``)
+  and runs on CPU (bf16 autocast where the CPU has it) or a GPU (``device``), saving a
+  checkpoint folder that ``--init`` reads back here for export.
 - **Export**: ``torch.onnx.export`` (dynamic batch and sequence axes), then
   ``quantize_dynamic`` (int8 weights per channel, reduce_range, as the bi-encoder's
   ``minilm_quantization``); the int8 graph is scored on the same validation queries and
@@ -223,8 +227,9 @@ def minilm_weights_dir() -> Path:
 
 
 def init_model(weights_dir: Path | None = None, config: Any = None) -> Any:
-    """A one-output BERT sequence classifier: encoder from ``weights_dir`` (fresh head),
-    or randomly initialised from ``config`` (a ``BertConfig``; tests)."""
+    """A one-output BERT sequence classifier from ``weights_dir``: all-MiniLM-L6-v2 by
+    default (the encoder; a fresh head), or a checkpoint of an earlier run (``save_checkpoint``:
+    head included); or randomly initialised from ``config`` (a ``BertConfig``; tests)."""
     from transformers import BertConfig, BertForSequenceClassification
 
     if config is not None:
