@@ -217,6 +217,9 @@ def cross_encoder(
         help="validation queries scored at each check (a fixed sample)")] = 200,
     validation_depth: Annotated[int, typer.Option(help="depth reranked at each check")] = 20,
     threads: Annotated[int, typer.Option(help="torch CPU threads")] = 2,
+    seed: Annotated[int, typer.Option(
+        help="shuffling and head initialisation (another for a further pass with --init)")]
+    = 13,
 ) -> None:
     """Fine-tune MiniLM-L6 as a cross-encoder, export it to int8 ONNX for serving.
 
@@ -241,7 +244,8 @@ def cross_encoder(
         batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,
         depth=depth, eval_every=eval_every, validation_queries=validation_queries,
         validation_depth=validation_depth, threads=threads, device=device,
-        precision=precision, freeze_embeddings=freeze_embeddings)  # type: ignore[arg-type]
+        precision=precision, freeze_embeddings=freeze_embeddings,  # type: ignore[arg-type]
+        seed=seed)
     if export_pairs is not None:
         _export_cross_encoder_pairs(export_pairs, cfg, data_dir, judgments)
         return
