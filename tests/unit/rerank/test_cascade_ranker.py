@@ -125,3 +125,13 @@ def test_best_row_prefers_the_shallower_then_the_lighter_on_ties() -> None:
     rows = [{"second_depth": d, "weight": w, "ndcg_at_10": n}
             for d, w, n in ((20, 1.0, 0.5), (10, 2.0, 0.5), (10, 1.0, 0.5), (5, 0.0, 0.4))]
     assert (best_row(rows)["second_depth"], best_row(rows)["weight"]) == (10, 1.0)
+
+
+def test_a_cascade_naming_a_missing_part_refuses_to_load(tmp_path: Path) -> None:
+    from streamrec.rerank.rerank_stage_loader import load_reranker
+
+    row = {"second_depth": 10, "weight": 0.5, "ndcg_at_10": 0.4, "p_at_10": 0.1}
+    path = write_cascade(tmp_path / "cascade.json", tmp_path / "absent-lgb.json",
+                         tmp_path / "absent-ce.json", row, [row], CascadeTuneConfig(), "h", 1)
+    with pytest.raises(RerankModelError, match="absent-lgb.json"):
+        load_reranker(path)
