@@ -133,5 +133,5 @@ def test_a_cascade_naming_a_missing_part_refuses_to_load(tmp_path: Path) -> None
     row = {"second_depth": 10, "weight": 0.5, "ndcg_at_10": 0.4, "p_at_10": 0.1}
     path = write_cascade(tmp_path / "cascade.json", tmp_path / "absent-lgb.json",
                          tmp_path / "absent-ce.json", row, [row], CascadeTuneConfig(), "h", 1)
-    with pytest.raises(RerankModelError, match="absent-lgb.json"):
+    with pytest.raises(RerankModelError, match=r"absent-lgb\.json"):
         load_reranker(path)
