@@ -2,7 +2,9 @@
 weighs against LightGBM, on VALIDATION queries, and write a ``cascade`` model file.
 
 Both models are trained already (``train reranker``, ``train cross-encoder``), neither on
-validation queries, so this is a plain held-out grid search: for each validation query
+validation queries (both chose their stopping point on them, so the grid's best figure is
+a little optimistic: ``bench_rerank`` on the test queries is the judge). A grid search:
+for each validation query
 the API's hybrid candidates (``OfflineHybridRetrieval``), LightGBM over the first
 ``first_depth``, the cross-encoder once over LightGBM's best ``max(second_depths)``
 (its score of a pair does not depend on the others, so every smaller depth reuses a

@@ -1,10 +1,11 @@
 """The reranker model file: one JSON document holding the model and what it was made from.
 
-Fields: ``format``, ``kind`` (``lightgbm`` or ``cross-encoder``), ``feature_set`` and
+Fields: ``format``, ``kind`` (``lightgbm``, ``cross-encoder`` or ``cascade``), ``feature_set`` and
 ``features`` (names, in column order), ``trained_at``, ``data_hash`` (judgments and
 catalog it learned from), ``split`` (how queries were divided), ``metrics`` (test split
 only), ``params``, and the payload (LightGBM's model text, or the file name of an ONNX
-model next to this file). Written atomically.
+model next to this file; a cascade has none: ``params`` names its two model files).
+Written atomically.
 """
 
 from __future__ import annotations
