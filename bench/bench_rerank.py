@@ -113,9 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                                 len(test_idx))))
     judgments = {queries[i]: catalog.judgments[queries[i]] for i in test_idx}
     retrieval = OfflineHybridRetrieval(catalog.products, pv, RankFusion().fuse)
-    anns = retrieval.ann_many(qv[test_idx])
-    test = [(queries[i], qv[i], retrieval.retrieve(queries[i], ann))
-            for i, ann in zip(test_idx, anns, strict=True)]
+    test = [(queries[i], qv[i], lists) for i, lists in zip(
+        test_idx, retrieval.retrieve_many([queries[i] for i in test_idx], qv[test_idx]),
+        strict=True)]
     log(f"{len(test):,} test queries retrieved ({model_id} vectors); load {load_avg()}")
 
     variants: dict[str, dict[str, Any]] = {

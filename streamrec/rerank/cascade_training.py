@@ -152,12 +152,10 @@ def tune_cascade(first_path: Path, second_path: Path, data_dir: Path, cache_dir:
     rows_of = [i for i, q in enumerate(queries) if query_split(q) == "validation"]
     retrieval = OfflineHybridRetrieval(catalog.products, pv, fuse)
     try:
-        anns = retrieval.ann_many(qv[rows_of])
-        prepared = []
-        for i, ann in zip(rows_of, anns, strict=True):
-            lists = retrieval.retrieve(queries[i], ann)
-            prepared.append((queries[i], lists.fused,
-                             lambda d, lists=lists, v=qv[i]: retrieval.candidates(lists, v, d)))
+        retrieved = retrieval.retrieve_many([queries[i] for i in rows_of], qv[rows_of])
+        prepared = [(queries[i], lists.fused,
+                     lambda d, lists=lists, v=qv[i]: retrieval.candidates(lists, v, d))
+                    for i, lists in zip(rows_of, retrieved, strict=True)]
         scored = score_queries(prepared, first, second, cfg, on_phase)
     finally:
         retrieval.close()

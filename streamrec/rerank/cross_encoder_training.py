@@ -485,16 +485,16 @@ def build_pair_set(data_dir: Path, cache_dir: Path, fuse: Any, depth: int,
     titles = {p["sku"]: p.get("title") or "" for p in catalog.products}
     retrieval = OfflineHybridRetrieval(catalog.products, pv, fuse)
     try:
-        anns = dict(zip(keep, retrieval.ann_many(qv[keep]), strict=True))
         advance = on_phase("hybrid candidates (train+validation)", len(keep))
-        fused_of: dict[str, list[tuple[str, float]]] = {}
-        for i in keep:
-            fused_of[queries[i]] = retrieval.retrieve(queries[i], anns[i]).fused
-            advance(1)
+        kept = [queries[i] for i in keep]
+        fused_of = {query: lists.fused
+                    for query, lists in zip(kept, retrieval.retrieve_many(kept, qv[keep]),
+                                            strict=True)}
+        advance(len(keep))
     finally:
         retrieval.close()
-    groups = pair_groups([queries[i] for i in keep], catalog.judgments, titles.__getitem__,
-                         fused_of.__getitem__, depth)
+    groups = pair_groups(kept, catalog.judgments, titles.__getitem__, fused_of.__getitem__,
+                         depth)
     sizes = {"train": sum(g.split == "train" for g in groups),
              "validation": sum(g.split == "validation" for g in groups),
              "test": len(queries) - len(keep)}

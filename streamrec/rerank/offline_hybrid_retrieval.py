@@ -77,6 +77,12 @@ class OfflineHybridRetrieval:
             fused = self.fuse([lexical, ann])
         return RetrievedLists(lexical, ann, fused)
 
+    def retrieve_many(self, queries: Sequence[str], query_vectors: np.ndarray
+                      ) -> list[RetrievedLists]:
+        """``retrieve`` for each query, its ANN list from one batched call."""
+        anns = self.ann_many(query_vectors)
+        return [self.retrieve(query, ann) for query, ann in zip(queries, anns, strict=True)]
+
     def candidates(self, lists: RetrievedLists, query_vector: np.ndarray,
                    depth: int) -> list[RerankCandidate]:
         return build_candidates(

@@ -66,10 +66,10 @@ def build_groups(retrieval: OfflineHybridRetrieval, judgments: Judgments,
     """One group per judged query (``query_vectors`` in the order of ``judgments``)."""
     extractor = extractor or PairFeatureExtractor()
     queries: Sequence[str] = list(judgments)
-    anns = retrieval.ann_many(query_vectors)
     groups = []
-    for query, vector, ann in zip(queries, query_vectors, anns, strict=True):
-        lists = retrieval.retrieve(query, ann)
+    for query, vector, lists in zip(queries, query_vectors,
+                                    retrieval.retrieve_many(queries, query_vectors),
+                                    strict=True):
         candidates = retrieval.candidates(lists, vector, depth)
         gains = judgments[query]
         groups.append(QueryGroup(
