@@ -24,7 +24,9 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from streamrec.evaluation.phase_progress import PhaseFn
+    from streamrec.indexer.text_encoder import EncoderConfig
     from streamrec.rerank.cross_encoder_training import CrossEncoderTrainConfig, PairSet
+    from streamrec.settings import Settings
 
 train_app = typer.Typer(help="Train the learned parts of the platform.", no_args_is_help=True)
 console = Console()
@@ -46,6 +48,14 @@ def phase_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
             return lambda n: progress.advance(task, n)
 
         yield phase
+
+
+def training_encoder(settings: Settings) -> EncoderConfig:
+    """The configured encoder as training runs it: two single-threaded batches of 8 side
+    by side (what catalog and query vectors are embedded with before they are cached)."""
+    from streamrec.indexer.index_settings import encoder_config
+
+    return dataclasses.replace(encoder_config(settings), parallel_batches=2, batch_size=8)
 
 
 def default_model_path(cache_dir: Path) -> Path:
@@ -101,7 +111,6 @@ def reranker(
         return
     # heavy imports (LightGBM, FAISS, ONNX Runtime) stay inside the command
     from streamrec.datasets.errors import DatasetFormatError, DatasetMissingError
-    from streamrec.indexer.index_settings import encoder_config
     from streamrec.rerank.reranker_training_run import train_reranker
     from streamrec.serving.rank_fusion import RankFusion
     from streamrec.settings import load_settings
@@ -109,7 +118,7 @@ def reranker(
     settings = load_settings()
     data = data_dir or settings.data_dir
     target = output or default_model_path(settings.cache_dir)
-    encoder = dataclasses.replace(encoder_config(settings), parallel_batches=2, batch_size=8)
+    encoder = training_encoder(settings)
     with phase_bars() as phase:
         try:
             result = train_reranker(data, settings.cache_dir / "rerank", target,
@@ -301,13 +310,12 @@ def _cache_dir() -> Path:
 def _build_cross_encoder_pairs(cfg: CrossEncoderTrainConfig, data_dir: Path | None,
                                judgments: Path | None, phase: PhaseFn) -> PairSet:
     from streamrec.datasets.errors import DatasetFormatError, DatasetMissingError
-    from streamrec.indexer.index_settings import encoder_config
     from streamrec.rerank.cross_encoder_training import build_pair_set
     from streamrec.serving.rank_fusion import RankFusion
     from streamrec.settings import load_settings
 
     settings = load_settings()
-    encoder = dataclasses.replace(encoder_config(settings), parallel_batches=2, batch_size=8)
+    encoder = training_encoder(settings)
     try:
         return build_pair_set(data_dir or settings.data_dir, settings.cache_dir / "rerank",
                               RankFusion().fuse, cfg.depth, judgments, encoder, phase)
@@ -359,7 +367,6 @@ def cascade(
     """Choose the cross-encoder's depth and weight over LightGBM on VALIDATION queries and
     write a cascade model file (serve it with STREAMREC_RERANK_MODEL_PATH; measure it on
     the test queries with `python -m bench.bench_rerank --cascade FILE`)."""
-    from streamrec.indexer.index_settings import encoder_config
     from streamrec.rerank.cascade_training import CascadeTuneConfig, tune_cascade
     from streamrec.rerank.reranker_model_file import RerankModelError
     from streamrec.serving.rank_fusion import RankFusion
@@ -373,7 +380,7 @@ def cascade(
         raise typer.BadParameter(f"--second-depths / --weights: {exc}") from exc
     settings = load_settings()
     rerank_dir = settings.cache_dir / "rerank"
-    encoder = dataclasses.replace(encoder_config(settings), parallel_batches=2, batch_size=8)
+    encoder = training_encoder(settings)
     with phase_bars() as phase:
         try:
             tuning = tune_cascade(first or rerank_dir / DEFAULT_MODEL_NAME,
