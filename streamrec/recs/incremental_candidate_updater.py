@@ -137,7 +137,8 @@ local k, source_weight = cfg.k, cfg.w
 local by_rank, rank_k = cfg.m == 'rank', cfg.r
 local top_sum = sums[found[1]] or 0
 local picked = {}
--- the newest items themselves first (never co-visitation picks: those exclude anchors)
+-- the newest items themselves first (co-visitation picks leave out the anchors, so a
+-- new item is one of them only past the anchors' window: skipped there below)
 local history = own[6] or {}
 for j = 1, #history, 2 do
   local sku = history[j]
@@ -328,7 +329,7 @@ class IncrementalCandidateUpdater:
             removed.extend(s for s in new_skus if s not in removed)
         user = profile.user_id
         flat_anchors = [part for sku, w in anchors.items() for part in (sku, float(w))]
-        history = [part for sku, add in self.history_entries(profile, new_skus, bought)
+        history = [part for sku, add in self.history_entries(profile, new_skus)
                    for part in (sku, add)]
         return (
             [keys.user_candidates(user), keys.user_candidate_sources(user),
@@ -339,11 +340,13 @@ class IncrementalCandidateUpdater:
                            history])],
         )
 
-    def history_entries(self, profile: UserProfile, new_skus: Sequence[str],
-                        bought: Sequence[str]) -> list[tuple[str, float]]:
+    def history_entries(self, profile: UserProfile, new_skus: Sequence[str]
+                        ) -> list[tuple[str, float]]:
         """What ``history/recently-viewed`` adds for the newest items themselves: their
         score in that source's answer (the user's recent items), normalised as the blend
-        normalises it and times the source's weight. Purchased items are left out."""
+        normalises it and times the source's weight. The script leaves purchased items out,
+        as it does co-visitation's (the purchased summary, this batch's purchases added
+        first)."""
         if self.history is None or self.history_spec is None or not new_skus \
                 or self.generator.config.filter_seen:  # the seen filter takes them out
             return []
@@ -352,7 +355,7 @@ class IncrementalCandidateUpdater:
                              normalised(answer, self.generator.config.normalisation)}
         weight = self.history_spec.weight
         return [(sku, weight * normalised_scores[sku]) for sku in new_skus
-                if sku in normalised_scores and sku not in bought]
+                if sku in normalised_scores]
 
     async def update_many(self, updates: Sequence[tuple[UserProfile,
                                                         Sequence[Mapping[str, Any]]]]
