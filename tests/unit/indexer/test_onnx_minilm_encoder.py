@@ -116,3 +116,24 @@ def test_parallel_batches_give_the_serial_vectors_in_order(encoder: OnnxMiniLmEn
 def test_thread_and_batch_counts_must_be_positive(field: str) -> None:
     with pytest.raises(ValueError, match=field):
         EncoderConfig(**{field: 0})
+
+
+def test_repeated_texts_are_embedded_once_and_share_one_vector(
+        encoder: OnnxMiniLmEncoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [SENTENCES[0], SENTENCES[1], SENTENCES[0], "", SENTENCES[0], None, SENTENCES[1]]
+    embedded: list[int] = []
+    encode_batch = encoder._encode_batch
+
+    def counting(encodings: list) -> np.ndarray:
+        embedded.append(len(encodings))
+        return encode_batch(encodings)
+
+    monkeypatch.setattr(encoder, "_encode_batch", counting)
+    vectors = encoder.encode_texts(texts)  # type: ignore[arg-type]
+    assert sum(embedded) == 3  # two sentences and the empty text (None reads as "")
+    assert vectors.shape == (7, 384)
+    np.testing.assert_array_equal(vectors[[2, 4]], vectors[[0, 0]])
+    np.testing.assert_array_equal(vectors[6], vectors[1])
+    np.testing.assert_array_equal(vectors[5], vectors[3])
+    distinct = encoder.encode_texts([SENTENCES[0], SENTENCES[1], ""])
+    np.testing.assert_array_equal(vectors[[0, 1, 3]], distinct)  # same batches, same bits
