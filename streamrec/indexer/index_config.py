@@ -48,8 +48,9 @@ class IndexConfig:
     vectors is answered by matrix products: exact, and cheaper than the graph at these
     sizes (256 queries, k=120, the per-request efSearch, one core: 0.12 vs 0.70 CPU ms a
     query at 3k vectors, 0.31 vs 2.3 at 12.5k, 0.74 vs 2.0 at 30k, 1.2 vs 2.0 at 55k, where
-    the graph's recall@120 is 0.97). The users worker's candidate refreshes search in such
-    batches; single API queries never take this path."""
+    the graph's recall@120 is 0.97; measured with the earlier efSearch rule, 768 at
+    k=120, where ``choose_ef_search`` now gives 222). The users worker's candidate
+    refreshes search in such batches; single API queries never take this path."""
     exact_batch_min: int = 8
     compaction_ratio: float = 0.2
     """Tombstones / vectors above which a shard is rebuilt from its live vectors."""
@@ -68,13 +69,13 @@ class IndexConfig:
                                   self.ef_search) < 1:
             raise ValueError("hnsw_m must be >= 2 and ef_construction, "
                              "small_shard_ef_construction, ef_search >= 1")
+        if self.refine_factor < 1:
+            raise ValueError("refine_factor must be >= 1")
+        if not 0.0 < self.compaction_ratio <= 1.0:
+            raise ValueError("compaction_ratio must be in (0, 1]")
 
     def ef_construction_at(self, size: int) -> int:
         """The efConstruction for inserts into a shard that will hold ``size`` vectors."""
         if size < self.small_shard_below:
             return min(self.ef_construction, self.small_shard_ef_construction)
         return self.ef_construction
-        if self.refine_factor < 1:
-            raise ValueError("refine_factor must be >= 1")
-        if not 0.0 < self.compaction_ratio <= 1.0:
-            raise ValueError("compaction_ratio must be in (0, 1]")

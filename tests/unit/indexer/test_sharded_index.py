@@ -67,7 +67,8 @@ def test_parse_category() -> None:
 def test_choose_ef_search_grows_with_k_and_selective_filters() -> None:
     assert choose_ef_search(10, 1.0, 64) == 64
     assert choose_ef_search(5, 1.0, 64) == 64
-    assert choose_ef_search(50, 1.0, 64) == 320
+    assert choose_ef_search(50, 1.0, 64) == 144  # 64 * sqrt(50 / 10)
+    assert choose_ef_search(100, 1.0, 64) == 203
     assert choose_ef_search(10, 0.25, 64) == 128
     assert choose_ef_search(10, 0.1, 64) > choose_ef_search(10, 0.5, 64)
     assert choose_ef_search(10, 0.0, 64, ceiling=1024) == 1024
@@ -200,3 +201,11 @@ def test_concurrent_searches_and_upserts_do_not_crash() -> None:
     for thread in threads:
         thread.join()
     assert not errors and len(index) == 400
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("storage", "pq"), ("hnsw_m", 1), ("ef_search", 0), ("refine_factor", 0),
+    ("compaction_ratio", 0.0), ("compaction_ratio", 1.5)])
+def test_index_config_refuses_values_out_of_range(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field):
+        IndexConfig(**{field: value})
