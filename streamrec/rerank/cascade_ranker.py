@@ -13,7 +13,7 @@ A model file of kind ``cascade`` names the two model files (relative to itself) 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,10 @@ class CascadeRanker:
         top = np.argsort(-first, kind="stable")[:n]
         second = self.second.score(query, [candidates[int(i)] for i in top])
         return scores_for_order(cascade_order(first, second, self.weight))
+
+    def prepare_titles(self, titles: Iterable[str | None]) -> int:
+        titles = list(titles)
+        return self.first.prepare_titles(titles) + self.second.prepare_titles(titles)
 
     def describe(self) -> dict[str, Any]:
         def part(ranker: SearchReranker) -> dict[str, Any]:  # the parts' files say the rest

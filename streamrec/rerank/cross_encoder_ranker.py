@@ -12,7 +12,7 @@ it a shallower depth.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,9 @@ class CrossEncoderRanker:
         (logits,) = self._session.run(None, {k: v for k, v in feeds.items()
                                              if k in self._inputs})[:1]
         return np.asarray(logits, dtype=np.float32).reshape(len(pairs), -1)[:, 0]
+
+    def prepare_titles(self, titles: Iterable[str | None]) -> int:
+        return 0  # a title is tokenised together with its query: nothing to do ahead
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **(self.model.summary() if self.model else {})}

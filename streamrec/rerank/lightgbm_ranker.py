@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ class LightGbmRanker:
         features = self.extractor.extract(query, candidates)
         # one thread: a request's 100 rows are too few to split, and the API shares 2 cores
         return np.asarray(self.booster.predict(features, num_threads=1))
+
+    def prepare_titles(self, titles: Iterable[str | None]) -> int:
+        return self.extractor.prepare_titles(titles)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **(self.model.summary() if self.model else {})}

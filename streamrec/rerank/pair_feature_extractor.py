@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
@@ -70,6 +70,22 @@ class PairFeatureExtractor:
     @property
     def names(self) -> tuple[str, ...]:
         return FEATURE_NAMES
+
+    def prepare_titles(self, titles: Iterable[str | None]) -> int:
+        """Analyse titles ahead of the requests that will need them (the index replica
+        calls this as products arrive): a cold title costs ~35 us on the request path,
+        3.2 of the 4.7 ms a 100-candidate request took on a fresh process. Fills only
+        free cache room, so it never evicts what requests use. Returns how much the cache grew."""
+        cache = self._analyse_title
+        start = size = cache.cache_info().currsize
+        limit = cache.cache_info().maxsize or 0
+        for title in titles:
+            if size >= limit:
+                break
+            if title:
+                cache(title)
+                size = cache.cache_info().currsize
+        return size - start
 
     def analyse(self, text: str) -> AnalysedText:
         surface = tuple(self._normaliser.tokens(text))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -30,6 +30,10 @@ RERANKS = Counter("streamrec_search_rerank_total", "Rerank stage outcomes",
                   ["reranker", "outcome"])
 DEPTH = Histogram("streamrec_search_rerank_depth", "Candidates reranked per request",
                   buckets=(5, 10, 20, 30, 50, 75, 100, 150, 200))
+
+TITLES_PREPARED = Counter("streamrec_search_rerank_titles_prepared_total",
+                          "Product titles the reranker analysed as they were indexed, ahead "
+                          "of the requests that rank them")
 
 BuildFn = Callable[[int], list[RerankCandidate]]
 """depth -> the first ``depth`` candidates with everything the features need."""
@@ -59,6 +63,14 @@ class SearchRerankStage:
     @property
     def enabled(self) -> bool:
         return self.reranker is not None and self.budget is not None
+
+    def prepare_titles(self, titles: Iterable[str | None]) -> int:
+        """Let the reranker analyse product titles before requests need them."""
+        if self.reranker is None:
+            return 0
+        prepared = self.reranker.prepare_titles(titles)
+        TITLES_PREPARED.inc(prepared)
+        return prepared
 
     def skipped(self, reason: str | None = None) -> RerankReport:
         name = self.reranker.name if self.reranker is not None else None

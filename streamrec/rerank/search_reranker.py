@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,6 +18,10 @@ class SearchReranker(Protocol):
 
     def score(self, query: RerankQuery, candidates: Sequence[RerankCandidate]) -> np.ndarray:
         """One score per candidate, higher is better (only the order matters)."""
+        ...
+
+    def prepare_titles(self, titles: Iterable[str | None]) -> int:
+        """Per-title work done ahead of requests, as products reach the index (0: none)."""
         ...
 
     def describe(self) -> dict[str, Any]:

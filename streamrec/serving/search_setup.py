@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import redis
 import redis.asyncio as aioredis
@@ -13,6 +14,7 @@ from streamrec.indexer.text_encoder import create_text_encoder
 from streamrec.redis_keys import RedisKeys
 from streamrec.rerank.rerank_depth_budget import RerankBudgetConfig
 from streamrec.rerank.rerank_stage_loader import load_rerank_stage
+from streamrec.rerank.search_rerank_stage import SearchRerankStage
 from streamrec.rewrite.cascade_factory import build_rewrite_cascade
 from streamrec.serving.search.catalog_search import CatalogSearch
 from streamrec.serving.search.popular_items_source import PopularItemsSource
@@ -33,19 +35,37 @@ async def open_search(settings: Settings, redis_async: aioredis.Redis
         snapshot_interval_s=settings.index_snapshot_interval_s,
         connect_timeout_s=settings.kafka_connect_timeout_s)
     await asyncio.to_thread(replica.restore)
-    replica.start()
-    keys = RedisKeys(settings.redis_key_prefix)
-    popular = PopularItemsSource(redis.Redis.from_url(settings.redis_url), keys, replica)
     rerank = await asyncio.to_thread(
         load_rerank_stage, settings.rerank_model_path,
         RerankBudgetConfig(budget_ms=settings.rerank_budget_ms,
                            max_depth=settings.rerank_max_depth,
                            min_depth=settings.rerank_min_depth), settings.rerank_threads)
+    prepare_rerank_titles(replica, rerank)
+    replica.start()
+    keys = RedisKeys(settings.redis_key_prefix)
+    popular = PopularItemsSource(redis.Redis.from_url(settings.redis_url), keys, replica)
     embedder = QueryEmbedder(encoder, batch_max=settings.search_embed_batch_max)
     search = CatalogSearch(replica, embedder, popular, redis_async, keys, rerank=rerank)
     if settings.rewrite_enabled:
         search.rewrite_stage = rewrite_stage(settings, redis_async, replica)
     return replica, search
+
+
+def prepare_rerank_titles(replica: CatalogIndexReplica, rerank: SearchRerankStage) -> None:
+    """Have the reranker analyse titles as products reach the replica, and the restored
+    snapshot's titles in the background, not on the first requests that rank them.
+    Call before ``replica.start()``: nothing mutates the index yet."""
+    if not rerank.enabled:
+        return
+
+    def on_applied(skus: list[str]) -> None:
+        rerank.prepare_titles((replica.index.metadata(sku) or {}).get("title") for sku in skus)
+
+    replica.listeners.append(on_applied)
+    restored = [meta.get("title") for meta in replica.index.all_metadata().values()]
+    if restored:
+        threading.Thread(target=rerank.prepare_titles, args=(restored,),
+                         name="rerank-title-warmup", daemon=True).start()
 
 
 def rewrite_stage(settings: Settings, redis_async: aioredis.Redis, replica: CatalogIndexReplica

@@ -23,7 +23,7 @@ from streamrec.rerank.reranker_model_file import RerankerModelFile
 from streamrec.rerank.reranker_training_set import QueryGroup
 from streamrec.settings import Settings
 from tests.integration.kafka_helpers import wait_for
-from tests.integration.test_catalog_search import PRODUCTS, change, publish
+from tests.integration.test_catalog_search import PRODUCTS, change, metric, publish
 
 pytestmark = pytest.mark.integration
 
@@ -76,6 +76,12 @@ def test_search_is_reranked_when_a_model_is_configured(settings: Settings, topic
 
     for url in urls.values():
         wait_for(lambda url=url: indexed(url), 90, what="API indexed every product")
+
+    # every title was analysed for the features as it was indexed, not on a request
+    prepared = "streamrec_search_rerank_titles_prepared_total"
+    wait_for(lambda: metric(f"{urls['reranked']}/metrics", prepared) == len(PRODUCTS), 10,
+             what="every title prepared for the reranker")
+    assert metric(f"{urls['plain']}/metrics", prepared) == 0
 
     params = {"q": "cordless hammer drill", "k": 15}
     reranked = httpx.get(f"{urls['reranked']}/v1/search", params=params, timeout=10).json()

@@ -1,7 +1,7 @@
 """The LightGBM -> cross-encoder cascade: blend, order, model file and grid search, with
 stand-in scorers (the real models' own tests cover them)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,10 @@ class TableScorer:
     def score(self, query: RerankQuery, candidates: Sequence[RerankCandidate]) -> np.ndarray:
         self.calls.append([c.sku for c in candidates])
         return np.array([self.table[c.sku] for c in candidates])
+
+    def prepare_titles(self, titles: Iterable[str | None]) -> int:
+        self.prepared = list(titles)
+        return len(self.prepared)
 
     def describe(self) -> dict:
         return {"name": self.name}
@@ -78,6 +82,9 @@ def test_cascade_ranker_asks_the_expensive_model_for_its_depth_only() -> None:
     assert [sku for sku, _ in reordered] == ["c", "b", "a", "d", "e"]
     # too few candidates for a blend: the first model's scores as they are
     assert ranker.score(RerankQuery("q"), _candidates("a")).tolist() == [5.0]
+    # both stages see every title the index hands over, from one pass over a generator
+    assert ranker.prepare_titles(t for t in ["drill", "saw"]) == 4
+    assert first.prepared == second.prepared == ["drill", "saw"]
     assert len(second.calls) == 1
     assert ranker.describe()["second_depth"] == 3
 

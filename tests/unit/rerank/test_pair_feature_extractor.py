@@ -113,3 +113,20 @@ def test_list_context_and_title_noun(extractor: PairFeatureExtractor) -> None:
     # last word that is not a number or unit: "pack", "angle", "kit"
     assert (a["title_noun_in_query"], b["title_noun_in_query"], c["title_noun_in_query"]) == \
         (0.0, 1.0, 0.0)
+
+
+def test_prepared_titles_fill_free_cache_room_only_and_change_no_feature() -> None:
+    titles = [f"Steel Angle Bracket {n} in" for n in range(6)]
+    candidates = [RerankCandidate(str(i), t, 1.0 - i / 10, i) for i, t in enumerate(titles)]
+    query = RerankQuery("angle bracket 3 in")
+    cold = PairFeatureExtractor(title_cache_size=4)
+    expected = cold.extract(query, candidates)
+
+    fresh = PairFeatureExtractor(title_cache_size=4)
+    assert fresh.prepare_titles([titles[0], None, "", titles[0], titles[1]]) == 2
+    assert fresh.prepare_titles(titles) == 2  # room for two more, then it stops
+    info = fresh._analyse_title.cache_info()
+    assert info.currsize == 4 and info.misses == 4  # nothing evicted, nothing analysed twice
+    hits = info.hits
+    np.testing.assert_array_equal(fresh.extract(query, candidates), expected)
+    assert fresh._analyse_title.cache_info().hits - hits == 4  # the prepared four served it

@@ -1,9 +1,10 @@
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
 from streamrec.rerank.candidate_reorder import reorder_head
 from streamrec.rerank.rerank_candidate import RerankCandidate, RerankQuery
@@ -30,6 +31,10 @@ class TitleLengthReranker:
             raise RuntimeError("model exploded")
         self.seen.append(len(candidates))
         return np.array([len(c.title) for c in candidates], dtype=float)
+
+    def prepare_titles(self, titles: Iterable[str | None]) -> int:
+        self.prepared = [t for t in titles if t]
+        return len(self.prepared)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
@@ -88,3 +93,13 @@ def test_loader_skips_when_absent_and_fails_on_a_bad_file(tmp_path: Path) -> Non
                              data_hash="h", payload="").save(tmp_path / "m.json")
     with pytest.raises(RerankModelError, match="unknown reranker kind"):
         load_rerank_stage(path, budget)
+
+
+def test_titles_are_prepared_by_the_reranker_and_counted() -> None:
+    reranker = TitleLengthReranker()
+    before = REGISTRY.get_sample_value("streamrec_search_rerank_titles_prepared_total") or 0.0
+    assert _stage(reranker).prepare_titles(["drill", None, "saw"]) == 2
+    assert reranker.prepared == ["drill", "saw"]
+    assert REGISTRY.get_sample_value("streamrec_search_rerank_titles_prepared_total") == \
+        before + 2
+    assert SearchRerankStage(None, None).prepare_titles(["drill"]) == 0
