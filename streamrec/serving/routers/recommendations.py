@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from streamrec.recs.recommendation_state import RecommendationRequest
 from streamrec.serving.api_state import ApiState, api_state
+from streamrec.serving.json_response import OrjsonResponse
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
 
-@router.get("/recommendations/{user_id}")
+@router.get("/recommendations/{user_id}", response_class=OrjsonResponse)
 async def recommendations(
     user_id: str,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -20,7 +21,7 @@ async def recommendations(
     context_sku: Annotated[str | None, Query(max_length=512,
                                              description="the item being viewed")] = None,
     state: ApiState = Depends(api_state),
-) -> dict[str, Any]:
+) -> OrjsonResponse:
     """Reranked personal recommendations. ``served_from`` is ``cache`` (the user's candidates,
     refreshed by their events) or ``fallback`` (trending; a refresh is then requested)."""
     result = await state.recommender.recommend(
@@ -33,7 +34,7 @@ async def recommendations(
     request_id = state.impressions.log(
         user_id, "recommendations", items, [item.features for item in result.items],
         result.feature_names)
-    return {
+    return OrjsonResponse({
         "user_id": user_id,
         "request_id": request_id,
         "variant": state.impressions.variant,
@@ -42,4 +43,4 @@ async def recommendations(
         "generated_at_ms": result.generated_at_ms,
         "items": items,
         "timings_ms": result.timings_ms,
-    }
+    })

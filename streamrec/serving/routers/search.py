@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from streamrec.serving.api_state import ApiState, api_state
+from streamrec.serving.json_response import OrjsonResponse
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
 
-@router.get("/search")
+@router.get("/search", response_class=OrjsonResponse)
 async def search(
     q: Annotated[str, Query(min_length=1, max_length=512, description="the query")],
     k: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -20,7 +21,7 @@ async def search(
     rewrite: Annotated[bool, Query(description="let the query-rewrite cascade run "
                                    "(when enabled); false runs the query as typed")] = True,
     state: ApiState = Depends(api_state),
-) -> dict[str, Any]:
+) -> OrjsonResponse:
     """Hybrid search. ``rung`` says which step of the no-empty-page ladder served
     (``hybrid`` is the normal answer); ``rewritten`` is true when the query that ran
     differs from the one sent (spelling correction, or the rewrite cascade, whose tier is
@@ -29,7 +30,7 @@ async def search(
         raise HTTPException(422, "q must contain a word")
     outcome = await state.search.search(q.strip(), k, category, rewrite=rewrite)
     cascade = outcome.rewrite or {}
-    return {
+    return OrjsonResponse({
         "query": q,
         "k": k,
         "category": category,
@@ -46,7 +47,7 @@ async def search(
         "rerank": outcome.rerank,
         "items": outcome.items,
         "timings_ms": outcome.timings_ms,
-    }
+    })
 
 
 @router.get("/items/{sku}/similar")
