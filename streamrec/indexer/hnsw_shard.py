@@ -298,6 +298,16 @@ class HnswShard:
         internal = self._ids.get(sku)
         return None if internal is None else np.array(self._stored(internal), dtype=np.float32)
 
+    def vectors(self, skus: Sequence[str]) -> list[np.ndarray | None]:
+        """``vector`` for many skus with one read of the storage (copies, in order)."""
+        internal = [self._ids.get(sku) for sku in skus]
+        rows = [i for i in internal if i is not None]
+        if not rows:
+            return [None] * len(skus)
+        stored = iter(np.array(self._stored(np.asarray(rows, dtype=np.int64)),
+                               dtype=np.float32))
+        return [None if i is None else next(stored) for i in internal]
+
     def category_path(self, sku: str) -> tuple[str, ...] | None:
         internal = self._ids.get(sku)
         return None if internal is None else self._paths[self._codes[internal]]

@@ -286,6 +286,23 @@ class ShardedIndex:
             shard = self._shard_of.get(sku)
             return None if shard is None else self._shards[shard].vector(sku)
 
+    def vectors(self, skus: Sequence[str]) -> list[np.ndarray | None]:
+        """``vector`` for many skus under one lock and one storage read per shard: 6.5 us
+        a sku one at a time, which a request's 100 candidates paid in the rerank and
+        diversify stages."""
+        out: list[np.ndarray | None] = [None] * len(skus)
+        with self._lock.read():
+            by_shard: dict[str, list[int]] = {}
+            for position, sku in enumerate(skus):
+                shard = self._shard_of.get(sku)
+                if shard is not None:
+                    by_shard.setdefault(shard, []).append(position)
+            for shard, positions in by_shard.items():
+                found = self._shards[shard].vectors([skus[i] for i in positions])
+                for position, vector in zip(positions, found, strict=True):
+                    out[position] = vector
+        return out
+
     def stats(self) -> dict[str, dict[str, float]]:
         """Per shard: live vectors, vectors in the graph and the tombstone ratio."""
         with self._lock.read():

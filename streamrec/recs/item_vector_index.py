@@ -17,6 +17,8 @@ class ItemVectorIndex(Protocol):
 
     def vector(self, sku: str) -> np.ndarray | None: ...
 
+    def vectors(self, skus: Sequence[str]) -> list[np.ndarray | None]: ...
+
     def metadata(self, sku: str) -> dict[str, Any] | None: ...
 
 
@@ -32,16 +34,15 @@ def usable_hits(hits: Iterable[Any]) -> list[Any]:
 def vectors_of(index: ItemVectorIndex, skus: Iterable[str]) -> dict[str, np.ndarray | None]:
     """Unit float32 vectors by sku (``None`` where the index lacks the item). Blocking:
     call it in a worker thread from async code."""
-    out: dict[str, np.ndarray | None] = {}
-    for sku in skus:
-        if sku in out:
-            continue
-        vector = index.vector(sku)
-        if vector is not None:
-            # the index stores unit vectors (ShardedIndex normalises on upsert); checking the
-            # norm here was a seventh of a candidate refresh's CPU
-            vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-            if not vector.any():
-                vector = None
-        out[sku] = vector
+    unique = list(dict.fromkeys(skus))
+    found = index.vectors(unique)
+    have = [i for i, vector in enumerate(found) if vector is not None]
+    out: dict[str, np.ndarray | None] = dict.fromkeys(unique)
+    if have:
+        # one matrix, one zero-row check: per-vector numpy calls were most of the cost
+        # (the index stores unit vectors, so the norm is not checked again)
+        matrix = np.asarray([np.asarray(found[i]).reshape(-1) for i in have],
+                            dtype=np.float32)
+        for i, row, nonzero in zip(have, matrix, matrix.any(axis=1), strict=True):
+            out[unique[i]] = row if nonzero else None
     return out

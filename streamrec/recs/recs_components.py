@@ -7,6 +7,7 @@ cached lists carry its hash), so both build it here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,9 @@ class ReplicaIndexView:
 
     def vector(self, sku: str) -> np.ndarray | None:
         return self.replica.index.vector(sku)
+
+    def vectors(self, skus: Sequence[str]) -> list[np.ndarray | None]:
+        return self.replica.index.vectors(skus)
 
     def metadata(self, sku: str) -> dict[str, Any] | None:
         return self.replica.index.metadata(sku)

@@ -148,10 +148,14 @@ class CatalogSearch:
             return index.metadata(sku) or {}
 
         def build(depth: int) -> list:
+            # lexical-only candidates need their vector for the cosine: one batched lookup
+            from_ann = {sku for sku, _ in ann}
+            missing = [sku for sku, _ in fused[:depth] if sku not in from_ann]
+            vectors = dict(zip(missing, index.vectors(missing), strict=True))
             return build_candidates(  # the query vector is a cache hit: _ann just embedded it
                 fused, lexical, ann, depth, title_of=lambda sku: meta(sku).get("title"),
                 category_of=lambda sku: meta(sku).get("category_path"),
-                query_vector=self.embedder.embed(query), vector_of=index.vector)
+                query_vector=self.embedder.embed(query), vector_of=vectors.get)
 
         return self.rerank.rerank(RerankQuery(query, category), fused, build)
 

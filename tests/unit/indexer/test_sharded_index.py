@@ -209,3 +209,21 @@ def test_concurrent_searches_and_upserts_do_not_crash() -> None:
 def test_index_config_refuses_values_out_of_range(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         IndexConfig(**{field: value})
+
+
+def test_vectors_for_many_skus_match_one_at_a_time_across_shards() -> None:
+    rng = np.random.default_rng(5)
+    index = ShardedIndex(16, "m", config=IndexConfig(hnsw_m=8, ef_construction=20))
+    skus = [f"p{i}" for i in range(40)]
+    index.upsert_many(skus, rng.standard_normal((40, 16)).astype(np.float32),
+                      [["Tools"] if i % 2 else ["Kitchen"] for i in range(40)])
+    index.delete("p3")
+    asked = ["p7", "nope", "p2", "p3", "p7", "p38"]
+    batched = index.vectors(asked)
+    assert [v is None for v in batched] == [False, True, False, True, False, False]
+    for sku, vector in zip(asked, batched, strict=True):
+        if vector is not None:
+            np.testing.assert_array_equal(vector, index.vector(sku))
+    batched[0][0] = 99.0  # copies: the index's own storage is untouched
+    assert index.vector("p7")[0] != 99.0
+    assert index.vectors([]) == []

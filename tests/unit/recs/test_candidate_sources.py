@@ -54,6 +54,9 @@ class PaddedIndex:
     def vector(self, sku):
         return VECTORS.get(sku)
 
+    def vectors(self, skus):
+        return [VECTORS.get(sku) for sku in skus]
+
     def metadata(self, sku):
         return None
 
