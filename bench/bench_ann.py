@@ -1,4 +1,4 @@
-"""ANN benchmark of the HNSW index: recall@10, single-thread queries/s, build, memory, snapshots.
+"""ANN benchmark of the HNSW index: recall@k, single-thread queries/s, build, memory, snapshots.
 
     .venv/bin/python -m bench.bench_ann --n 100000 --dim 384
     .venv/bin/python -m bench.bench_ann --n 1000000 --dim 384 --build-threads 2
@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> dict:
                              "shard that grew past that on a cheap start; set it equal to "
                              "--ef-construction to measure that rebuilt graph)")
     parser.add_argument("--ef-search", default="16,32,64,96,128")
+    parser.add_argument("--k", type=int, default=10,
+                        help="neighbours asked for: recall@k (the search rung asks for 100)")
     parser.add_argument("--storage", choices=["flat", "fp16", "sq8"], default="flat")
     parser.add_argument("--build-threads", type=int, default=2)
     parser.add_argument("--filters", default="0.1,0.01", help="selectivities, '' for none")
@@ -111,10 +113,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="also write the JSON figures here")
     args = parser.parse_args(argv)
-    k = 10
+    k = args.k
+    recall_key = f"recall_at_{k}"
     figures: dict = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {faiss.omp_get_max_threads()} OpenMP threads",
+        "k": k,
         "faiss": faiss.__version__,
         "storage": args.storage,
         "m": args.m,
@@ -146,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     exact = faiss.IndexFlatIP(dim)
     exact.add(data)
-    _, truth = exact.search(queries, 100)
+    _, truth = exact.search(queries, max(100, k))
     figures["ground_truth_s"] = round(time.perf_counter() - started, 1)
     del exact
 
@@ -187,7 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
         rows.append(
             {
                 "ef_search": ef,
-                "recall_at_10": round(recall_at(found, truth, k), 4),
+                recall_key: round(recall_at(found, truth, k), 4),
                 "qps": round(len(queries) / elapsed),
                 "p50_ms": None,
                 "faiss_qps": round(len(queries) / raw),
@@ -227,7 +231,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "allowed": len(allowed_ids),
                     "mode": mode,
                     "ef_search": ef,
-                    "recall_at_10": round(recall_at(found, filtered_truth, k), 4),
+                    recall_key: round(recall_at(found, filtered_truth, k), 4),
                     "qps": round(len(subset) / elapsed),
                 }
             )
@@ -263,23 +267,23 @@ def main(argv: list[str] | None = None) -> dict:
         f"{args.build_threads} threads)"
     )
     print(
-        f"{'efSearch':>8} {'recall@10':>10} {'qps 1 thread':>13} {'p50 ms':>8} {'p99 ms':>8}"
+        f"{'efSearch':>8} {f'recall@{k}':>10} {'qps 1 thread':>13} {'p50 ms':>8} {'p99 ms':>8}"
         f" {'faiss qps':>10}"
     )
     for row in rows:
         print(
-            f"{row['ef_search']:>8} {row['recall_at_10']:>10.4f} {row['qps']:>13,}"
+            f"{row['ef_search']:>8} {row[recall_key]:>10.4f} {row['qps']:>13,}"
             f" {row['p50_ms']:>8.3f} {row['p99_ms']:>8.3f} {row['faiss_qps']:>10,}"
         )
     if filtered:
         print(
-            f"\n{'filter':>8} {'allowed':>9} {'mode':>5} {'efSearch':>8} {'recall@10':>10}"
+            f"\n{'filter':>8} {'allowed':>9} {'mode':>5} {'efSearch':>8} {f'recall@{k}':>10}"
             f" {'qps':>7}"
         )
         for row in filtered:
             print(
                 f"{row['selectivity']:>8} {row['allowed']:>9,} {row['mode']:>5}"
-                f" {row['ef_search']:>8} {row['recall_at_10']:>10.4f} {row['qps']:>7,}"
+                f" {row['ef_search']:>8} {row[recall_key]:>10.4f} {row['qps']:>7,}"
             )
     print(
         f"\nindex {figures['index_bytes_per_million'] / 1e9:.2f} GB per million vectors "

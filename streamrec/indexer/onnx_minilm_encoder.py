@@ -19,10 +19,6 @@ import numpy as np
 from streamrec.indexer.text_encoder import EncoderConfig, TextEncoder, l2_normalize_rows
 
 VENDORED_TOKENIZER = Path(__file__).parent / "tokenizer" / "all-MiniLM-L6-v2.tokenizer.json"
-DISABLED_FUSIONS = ("SkipLayerNormFusion",)
-"""ONNX Runtime graph fusions left off: its fused SkipLayerNormalization kernel took 20%
-of the encoder's CPU on 45-token texts, where the plain Add + LayerNormalization it
-replaces take 8%; without it a text costs 15% less CPU (docs/benchmarks.md, "Encoder")."""
 
 
 def default_model_path() -> Path:
@@ -72,7 +68,7 @@ class OnnxMiniLmEncoder(TextEncoder):
             model_path = dynamic_int8_model(model_path, cache_dir)
         self._session = ort.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"],
-            disabled_optimizers=list(DISABLED_FUSIONS),
+            disabled_optimizers=list(config.disabled_fusions),
         )
         self._input_names = {i.name for i in self._session.get_inputs()}
         self._pool = (ThreadPoolExecutor(config.parallel_batches,

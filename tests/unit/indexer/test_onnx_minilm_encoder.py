@@ -137,3 +137,11 @@ def test_repeated_texts_are_embedded_once_and_share_one_vector(
     np.testing.assert_array_equal(vectors[5], vectors[3])
     distinct = encoder.encode_texts([SENTENCES[0], SENTENCES[1], ""])
     np.testing.assert_array_equal(vectors[[0, 1, 3]], distinct)  # same batches, same bits
+
+
+def test_every_fusion_on_gives_the_same_vectors_within_quantization_noise(
+        encoder: OnnxMiniLmEncoder) -> None:
+    assert EncoderConfig().disabled_fusions == ("SkipLayerNormFusion",)
+    fused = OnnxMiniLmEncoder(EncoderConfig(batch_size=2, disabled_fusions=()))
+    cosine = (fused.encode_texts(SENTENCES) * encoder.encode_texts(SENTENCES)).sum(axis=1)
+    assert (cosine > 0.98).all()
