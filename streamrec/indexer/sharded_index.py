@@ -47,10 +47,10 @@ def choose_ef_search(k: int, selectivity: float, base: int = 64, ceiling: int = 
     640), which is why the shard answers such filters by exact search instead
     (``IndexConfig.exact_search_selectivity``). ``ceiling`` bounds the cost, never below k.
 
-    Deeper lists grow with ``sqrt(k / 10)``, not with k: on the 54,667 Home Depot title
-    vectors, k=100 unfiltered, efSearch 202 gives recall@100 0.970 at 0.83 ms a query where
-    640 (the linear rule) gave 0.994 at 1.94 ms, and the search page's NDCG@10 after
-    reranking stayed 0.452 (bench_rerank on HNSW at both; docs/benchmarks.md).
+    Deeper lists grow with ``sqrt(k / 10)``, not with k: on the Home Depot title vectors,
+    k=100 unfiltered, efSearch 203 gives recall@100 0.992 at p50 0.67 ms where 640 (the
+    linear rule) gave 0.999 at 2.16 ms (``bench_ann --k 100``), and the live search
+    page's NDCG@10 did not drop (docs/benchmarks.md).
     """
     selectivity = min(max(selectivity, 1e-4), 1.0)
     ef = base * math.sqrt(max(1.0, k / 10)) / math.sqrt(selectivity)
@@ -287,9 +287,8 @@ class ShardedIndex:
             return None if shard is None else self._shards[shard].vector(sku)
 
     def vectors(self, skus: Sequence[str]) -> list[np.ndarray | None]:
-        """``vector`` for many skus under one lock and one storage read per shard: 6.5 us
-        a sku one at a time, which a request's 100 candidates paid in the rerank and
-        diversify stages."""
+        """``vector`` for many skus under one lock and one storage read per shard, instead
+        of one of each per sku (the rerank and diversify stages look up up to 100)."""
         out: list[np.ndarray | None] = [None] * len(skus)
         with self._lock.read():
             by_shard: dict[str, list[int]] = {}

@@ -1,9 +1,8 @@
 """JSON responses rendered by orjson and handed back as they are.
 
 A route that returns a plain dict goes through FastAPI's ``jsonable_encoder`` (a Python
-walk over every value) and then ``json.dumps``: 0.29 ms for a ten-item search response
-on this machine, against 0.003 ms for ``orjson.dumps`` of the same dict, on routes whose
-whole budget is a few milliseconds of CPU. Routes build their body from JSON types
+walk over every value) and then ``json.dumps``; ``orjson.dumps`` does the same in C, on
+routes whose whole budget is a few milliseconds of CPU. Routes build their body from JSON types
 (numpy scalars allowed) and return ``OrjsonResponse(body)``.
 """
 
