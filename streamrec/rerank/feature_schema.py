@@ -10,7 +10,7 @@ that one retriever did not return, a query without numbers, a catalog without ca
 
 from __future__ import annotations
 
-FEATURE_SET = "streamrec.rerank.features/1"
+FEATURE_SET = "streamrec.rerank.features/2"
 
 FEATURES: tuple[tuple[str, str], ...] = (
     # --- retrieval: what the hybrid stage already computed
@@ -54,6 +54,10 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("category_agreement", "share of the top 20 candidates in the product's category; NaN if "
                            "it has none"),
     ("popularity_log", "log1p of event-weighted popularity; 0 when unknown"),
+    # --- the search log the model was trained with (``search_log.SearchLog``)
+    ("search_log_queries", "log1p of the other logged searches that led to the product; "
+                           "0 without a log"),
+    ("search_log_shared_term_queries", "log1p of those sharing a word with this query"),
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)

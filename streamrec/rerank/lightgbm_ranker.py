@@ -16,6 +16,7 @@ from streamrec.rerank.reranker_model_file import (
     RerankModelError,
     load_model_file,
 )
+from streamrec.rerank.search_log import SearchLog
 
 KIND = "lightgbm"
 
@@ -44,6 +45,9 @@ class LightGbmRanker:
         booster = lightgbm.Booster(model_str=model.payload)
         if list(booster.feature_name()) != list(FEATURE_NAMES):
             raise ValueError(f"{path}: the booster's own feature names disagree with the file")
+        extractor = extractor or PairFeatureExtractor()
+        if model.search_log:
+            extractor.use_search_log(SearchLog(model.search_log))
         return cls(booster, model, extractor)
 
     def score(self, query: RerankQuery, candidates: Sequence[RerankCandidate]) -> np.ndarray:

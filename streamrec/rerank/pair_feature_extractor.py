@@ -27,6 +27,7 @@ from streamrec.indexer.lexical_index import (
 )
 from streamrec.rerank.feature_schema import FEATURE_NAMES
 from streamrec.rerank.rerank_candidate import RerankCandidate, RerankQuery
+from streamrec.rerank.search_log import SearchLog
 
 _NUMBER = re.compile(r"^\d")
 _NAN = math.nan
@@ -61,11 +62,30 @@ class AnalysedText:
 class PairFeatureExtractor:
     """Turns a query and its candidates into a ``(n, len(FEATURE_NAMES))`` float32 matrix."""
 
-    def __init__(self, title_cache_size: int = 131_072) -> None:
+    def __init__(self, title_cache_size: int = 131_072, search_log: SearchLog | None = None,
+                 leave_query_out: bool = False) -> None:
         self._normaliser = ProductTextNormaliser()
         self._analyzer = build_product_analyzer()
         # titles repeat across requests: analyse each once (lru_cache is thread-safe)
         self._analyse_title = lru_cache(maxsize=title_cache_size)(self.analyse)
+        self.search_log: SearchLog | None = None
+        self.leave_query_out = leave_query_out
+        """Training: a query's own logged pairs are not counted (see ``SearchLog``)."""
+        if search_log is not None:
+            self.use_search_log(search_log)
+
+    def use_search_log(self, search_log: SearchLog) -> None:
+        """Fill the ``search_log_*`` columns from this log (the model file's own)."""
+        search_log.bind_terms(self.word_terms)
+        self.search_log = search_log
+
+    def word_terms(self, text: str) -> frozenset[str]:
+        """The stems of a text's words: no stopwords, numbers or units (what two queries
+        must share to count as related in the search log)."""
+        a = self.analyse(text)
+        return frozenset(stem for token, stem in zip(a.surface, a.stems, strict=True)
+                         if token not in STOPWORDS and not _NUMBER.match(token)
+                         and token not in UNIT_WORDS)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -200,6 +220,14 @@ class PairFeatureExtractor:
             column = out[:, C[name]]
             if not np.isnan(column).all():
                 out[:, C[gap]] = column - np.nanmax(column)
+        if self.search_log is not None:
+            counts, shared = self.search_log.features(
+                query.text, frozenset(words), [c.sku for c in candidates], self.leave_query_out)
+            out[:, C["search_log_queries"]] = counts
+            out[:, C["search_log_shared_term_queries"]] = shared
+        else:
+            out[:, C["search_log_queries"]] = 0.0
+            out[:, C["search_log_shared_term_queries"]] = 0.0
         return out
 
     @staticmethod

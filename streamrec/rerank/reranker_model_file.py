@@ -5,7 +5,8 @@ Fields: ``format``, ``kind`` (``lightgbm``, ``cross-encoder`` or ``cascade``), `
 catalog it learned from), ``split`` (how queries were divided), ``metrics`` (test split
 only), ``params``, and the payload (LightGBM's model text, or the file name of an ONNX
 model next to this file; a cascade has none: ``params`` names its two model files).
-Written atomically.
+A LightGBM model may carry ``search_log`` (``sku -> queries``, ``search_log.SearchLog``):
+the log its ``search_log_*`` features were computed from. Written atomically.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class RerankerModelFile:
     params: dict[str, Any] = field(default_factory=dict)
     split: dict[str, Any] = field(default_factory=dict)
     format: str = MODEL_FORMAT
+    search_log: dict[str, list[str]] = field(default_factory=dict)
+    """sku -> logged queries that led to it (empty: the model was trained without one)."""
 
     def save(self, path: Path) -> Path:
         path = Path(path)
@@ -51,9 +54,11 @@ class RerankerModelFile:
         return path
 
     def summary(self) -> dict[str, Any]:
-        """Everything but the payload (for logs and ``/readyz``)."""
+        """Everything but the payload and the log's pairs (for logs and ``/readyz``)."""
         out = asdict(self)
         out.pop("payload")
+        log = out.pop("search_log")
+        out["search_log_pairs"] = sum(len(queries) for queries in log.values())
         return out
 
 

@@ -4,6 +4,10 @@
    the API uses, cached under ``cache_dir``).
 2. Candidates for every judged query from ``OfflineHybridRetrieval`` (the API's hybrid
    retrieval), the first ``depth`` of them featurised and labelled.
+   With ``search_log`` (the default), the ``train`` queries' judged pairs are the search
+   log (``search_log.SearchLog``): each candidate's count of other logged searches that
+   led to it, leaving the query's own pairs out; validation and test queries are never
+   in it. The log is saved in the model file for serving.
 3. Split by query (``query_split``), train on ``train``, early-stop on ``validation``.
 4. Score BM25 alone, hybrid and hybrid + the model on ``test`` only; write the model
    file with those figures.
@@ -27,10 +31,17 @@ from streamrec.rerank.judged_catalog import JudgedCatalog, load_homedepot
 from streamrec.rerank.lightgbm_ranker import KIND
 from streamrec.rerank.lightgbm_ranker_trainer import DEFAULT_PARAMS, train_lightgbm
 from streamrec.rerank.offline_hybrid_retrieval import FuseFn, OfflineHybridRetrieval
-from streamrec.rerank.query_split import DEFAULT_SALT, TEST_SHARE, VALIDATION_SHARE
+from streamrec.rerank.pair_feature_extractor import PairFeatureExtractor
+from streamrec.rerank.query_split import (
+    DEFAULT_SALT,
+    TEST_SHARE,
+    VALIDATION_SHARE,
+    query_split,
+)
 from streamrec.rerank.rerank_quality import group_rankings, mean_quality
 from streamrec.rerank.reranker_model_file import RerankerModelFile
 from streamrec.rerank.reranker_training_set import QueryGroup, build_groups, judgments_hash
+from streamrec.rerank.search_log import search_log_from_judgments
 
 DEFAULT_DEPTH = 100
 
@@ -65,13 +76,18 @@ def train_reranker(data_dir: Path, cache_dir: Path, output: Path, fuse: FuseFn,
                    judgments_path: Path | None = None, encoder: EncoderConfig | None = None,
                    depth: int = DEFAULT_DEPTH, limit_products: int | None = None,
                    params: dict[str, Any] | None = None, max_rounds: int = 600,
+                   search_log: bool = True,
                    on_phase: PhaseFn = silent_phase) -> RerankerTrainingResult:
     catalog = load_homedepot(data_dir, judgments_path, limit_products)
     encoder = encoder or EncoderConfig(parallel_batches=2, batch_size=8)
     pv, qv, model_id = catalog_vectors(catalog, cache_dir / "vectors", encoder, on_phase)
     retrieval = OfflineHybridRetrieval(catalog.products, pv, fuse)
+    log = (search_log_from_judgments(
+        catalog.judgments, [q for q in catalog.judgments if query_split(q) == "train"])
+        if search_log else None)
+    extractor = PairFeatureExtractor(search_log=log, leave_query_out=True)
     try:
-        groups = build_groups(retrieval, catalog.judgments, qv, depth,
+        groups = build_groups(retrieval, catalog.judgments, qv, depth, extractor,
                               on_step=on_phase("candidates and features",
                                                len(catalog.judgments)))
     finally:
@@ -103,6 +119,7 @@ def train_reranker(data_dir: Path, cache_dir: Path, output: Path, fuse: FuseFn,
         params={**DEFAULT_PARAMS, **(params or {}), "best_iteration": booster.best_iteration,
                 "depth": depth, "encoder": model_id},
         split={"by": "query", "salt": DEFAULT_SALT, "validation_share": VALIDATION_SHARE,
-               "test_share": TEST_SHARE, "queries": sizes})
+               "test_share": TEST_SHARE, "queries": sizes},
+        search_log=log.to_json() if log is not None else {})
     model.save(output)
     return RerankerTrainingResult(output, metrics, sizes, booster.best_iteration, groups)
