@@ -119,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = run_search_evaluation(config)
     except (DatasetMissingError, DatasetFormatError) as exc:
         raise SystemExit(f"Home Depot data unavailable: {exc}") from exc
+    except ValueError as exc:  # e.g. a reranker with a search log asked to score every query
+        raise SystemExit(f"error: {exc}") from exc
     machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
     print_table(result, machine, args.clients)
     result = {"bench": "search_quality",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import random
 import resource
 import time
@@ -57,6 +58,7 @@ from streamrec.evaluation.search_metrics import (
     score_rankings,
 )
 from streamrec.rerank.query_split import query_split
+from streamrec.rerank.reranker_model_file import search_log_pairs
 from streamrec.schemas.records import CatalogChangeIn
 from streamrec.settings import Settings
 from streamrec.streams.admin import ensure_topics
@@ -298,6 +300,21 @@ def ingest(live: LiveDeployment, settings: Settings, records: list[dict[str, Any
 # ---- the run ---------------------------------------------------------------------------
 
 
+def refuse_scoring_logged_queries(config: SearchEvaluationConfig) -> None:
+    """A reranker with a search log holds its training queries' judged products: scoring
+    those queries would grade it on answers it was given. Only ``split="test"`` then."""
+    model = config.env.get("STREAMREC_RERANK_MODEL_PATH") or os.environ.get(
+        "STREAMREC_RERANK_MODEL_PATH")
+    if config.split == "test" or not model or not Path(model).expanduser().is_file():
+        return
+    pairs = search_log_pairs(Path(model).expanduser())
+    if pairs:
+        raise ValueError(
+            f"the served reranker {model} carries a search log ({pairs:,} judged pairs of "
+            "its training queries): scoring every query would grade those queries on their "
+            "own judgments; score the held-out ones with split 'test' (--split test)")
+
+
 def run_search_evaluation(config: SearchEvaluationConfig,
                           progress: PhaseProgress | None = None) -> dict[str, Any]:
     """One live run; the result holds ``metrics`` ({variant: {metric: value}}) and the
@@ -305,6 +322,7 @@ def run_search_evaluation(config: SearchEvaluationConfig,
     ``DatasetFormatError`` before anything starts when the data is not there."""
     progress = progress or LogPhaseProgress()
     run_started = time.perf_counter()
+    refuse_scoring_logged_queries(config)
     records = load_catalog(config.data_dir, config.limit_products)
     skus = {r["sku"] for r in records}
     judgments = load_judgments(config.data_dir, skus if config.limit_products else None,

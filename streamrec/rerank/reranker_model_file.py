@@ -89,3 +89,12 @@ def load_model_file(path: Path, kind: str | None = None, feature_set: str | None
             f"{path}: trained on features {theirs}, this code computes {ours} ({diff}); "
             "retrain with `streamrec train reranker`")
     return model
+
+
+def search_log_pairs(path: Path) -> int:
+    """Pairs in the search log(s) a model file serves with (a cascade: its two parts')."""
+    model = load_model_file(path)
+    if model.kind == "cascade":
+        folder = Path(path).parent
+        return sum(search_log_pairs(folder / model.params[key]) for key in ("first", "second"))
+    return sum(len(queries) for queries in model.search_log.values())

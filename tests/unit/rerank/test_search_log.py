@@ -4,6 +4,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from streamrec.rerank.feature_schema import FEATURE_NAMES, FEATURE_SET
 from streamrec.rerank.lightgbm_ranker import LightGbmRanker
@@ -111,3 +112,33 @@ def test_a_model_learns_the_log_and_serves_it_from_its_file(tmp_path: Path) -> N
     scores = bare.score(new_query, [RerankCandidate("0-other", "Acme Widget", 0.9, 0),
                                     RerankCandidate("0-logged", "Acme Widget", 0.9, 0)])
     assert scores[0] == scores[1]
+
+
+def test_evaluation_refuses_to_score_the_logged_queries(tmp_path: Path) -> None:
+    from streamrec.evaluation.search_evaluation import (
+        SearchEvaluationConfig,
+        refuse_scoring_logged_queries,
+    )
+    from streamrec.rerank.reranker_model_file import search_log_pairs
+
+    fields = {"kind": "lightgbm", "feature_set": FEATURE_SET, "features": list(FEATURE_NAMES),
+              "trained_at": "t", "data_hash": "t", "payload": ""}
+    logged = RerankerModelFile(**fields, search_log={"d1": ["drill", "drills"]}).save(
+        tmp_path / "logged.json")
+    bare = RerankerModelFile(**fields).save(tmp_path / "bare.json")
+    cascade = RerankerModelFile(kind="cascade", feature_set="c", features=[], trained_at="t",
+                                data_hash="t", payload="",
+                                params={"first": "logged.json", "second": "bare.json"}
+                                ).save(tmp_path / "cascade.json")
+    assert search_log_pairs(logged) == 2 and search_log_pairs(bare) == 0
+    assert search_log_pairs(cascade) == 2
+
+    def config(model: Path, split: str) -> SearchEvaluationConfig:
+        return SearchEvaluationConfig(data_dir=tmp_path, split=split,  # type: ignore[arg-type]
+                                      env={"STREAMREC_RERANK_MODEL_PATH": str(model)})
+
+    for model in (logged, cascade):
+        with pytest.raises(ValueError, match="split 'test'"):
+            refuse_scoring_logged_queries(config(model, "all"))
+        refuse_scoring_logged_queries(config(model, "test"))
+    refuse_scoring_logged_queries(config(bare, "all"))
