@@ -20,6 +20,11 @@ class RedisKeys:
         so unchanged text is never embedded twice, even after a restart."""
         return f"{self.prefix}item-vector:{{{sku}}}"
 
+    def search_log(self) -> str:
+        """Stream: search clicks, fields ``q`` (query) and ``s`` (sku), appended by the users
+        worker (each event once), followed by every API process (``SearchLogFollower``)."""
+        return f"{self.prefix}search-log"
+
     def popular(self) -> str:
         """Sorted set: sku -> event-weighted popularity (the user-events agent increments it)."""
         return f"{self.prefix}popular"

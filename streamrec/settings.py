@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     """How many recent events per user the user agent keeps in Redis."""
     dedup_ttl_s: int = 7 * 24 * 3600
     """How long an event id is remembered for de-duplication."""
+    search_log_max_entries: int = 1_000_000
+    """Search clicks (a CLICK, ADD_TO_CART or PURCHASE event with its query) kept in the
+    Redis stream the API follows into its reranker's search log (approximate trim)."""
 
     # --- Encoder (catalog agent and search) ------------------------------------------------
     encoder_backend: str = "onnx-minilm"

@@ -87,7 +87,8 @@ def register_user_events_agent(ctx: WorkerContext) -> None:
         if "recorder" not in state:
             state["recorder"] = UserEventRecorder(
                 ctx.redis, ctx.keys, max_recent=settings.user_recent_events,
-                dedup_ttl_s=settings.dedup_ttl_s)
+                dedup_ttl_s=settings.dedup_ttl_s,
+                search_log_max_entries=settings.search_log_max_entries)
         if settings.recs_enabled and "recs" not in state:  # only then the index replica
             state["recs"] = recs = build_recs(settings, ctx.redis, ctx.index_replica())
             state["applier"] = recs.applier()

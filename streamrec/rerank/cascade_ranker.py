@@ -21,6 +21,7 @@ import numpy as np
 
 from streamrec.rerank.rerank_candidate import RerankCandidate, RerankQuery
 from streamrec.rerank.reranker_model_file import RerankerModelFile, load_model_file
+from streamrec.rerank.search_log import SearchLog
 from streamrec.rerank.search_reranker import SearchReranker
 
 KIND = "cascade"
@@ -90,6 +91,9 @@ class CascadeRanker:
     def prepare_titles(self, titles: Iterable[str | None]) -> int:
         titles = list(titles)
         return self.first.prepare_titles(titles) + self.second.prepare_titles(titles)
+
+    def search_logs(self) -> list[SearchLog]:
+        return [*self.first.search_logs(), *self.second.search_logs()]
 
     def describe(self) -> dict[str, Any]:
         def part(ranker: SearchReranker) -> dict[str, Any]:  # the parts' files say the rest

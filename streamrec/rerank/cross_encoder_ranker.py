@@ -21,6 +21,7 @@ import numpy as np
 from streamrec.indexer.onnx_minilm_encoder import VENDORED_TOKENIZER
 from streamrec.rerank.rerank_candidate import RerankCandidate, RerankQuery
 from streamrec.rerank.reranker_model_file import RerankerModelFile, load_model_file
+from streamrec.rerank.search_log import SearchLog
 
 KIND = "cross-encoder"
 FEATURE_SET = "streamrec.rerank.cross-encoder/1"
@@ -99,6 +100,9 @@ class CrossEncoderRanker:
 
     def prepare_titles(self, titles: Iterable[str | None]) -> int:
         return 0  # a title is tokenised together with its query: nothing to do ahead
+
+    def search_logs(self) -> list[SearchLog]:
+        return []
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **(self.model.summary() if self.model else {})}

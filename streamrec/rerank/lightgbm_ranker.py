@@ -60,5 +60,8 @@ class LightGbmRanker:
     def prepare_titles(self, titles: Iterable[str | None]) -> int:
         return self.extractor.prepare_titles(titles)
 
+    def search_logs(self) -> list[SearchLog]:
+        return [self.extractor.search_log] if self.extractor.search_log is not None else []
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **(self.model.summary() if self.model else {})}

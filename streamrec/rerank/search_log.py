@@ -8,12 +8,16 @@ pairs: judged pairs of the training queries here, clicked search results in prod
 
 Training counts leave the query's own pairs out (``leave_query_out``), so the model
 learns what other searches say, which is all a new query has. The log travels in the
-model file: it is what the model was trained to read.
+model file: it is what the model was trained to read. In the API it keeps growing: the
+users worker appends each search click (a CLICK, ADD_TO_CART or PURCHASE event carrying
+the query) to a Redis stream, and ``SearchLogFollower`` adds those pairs here within a
+second (``add``).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
@@ -37,6 +41,20 @@ class SearchLog:
             for sku, queries in queries_of.items()}
         self.queries_of = {sku: qs for sku, qs in self.queries_of.items() if qs}
         self._terms: Callable[[str], frozenset[str]] | None = None
+        self._write = threading.Lock()
+
+    def add(self, query: str, sku: str) -> bool:
+        """Log that ``query`` led to ``sku``; False when the pair was already logged (or the
+        query is blank). Readers never lock: a sku's tuple is replaced whole."""
+        key = log_query_key(query)
+        if not key or not sku:
+            return False
+        with self._write:
+            queries = self.queries_of.get(sku, ())
+            if key in queries:
+                return False
+            self.queries_of[sku] = (*queries, key)
+            return True
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> SearchLog:
@@ -52,7 +70,7 @@ class SearchLog:
         return sum(len(qs) for qs in self.queries_of.values())
 
     def to_json(self) -> dict[str, list[str]]:
-        return {sku: list(qs) for sku, qs in sorted(self.queries_of.items())}
+        return {sku: sorted(qs) for sku, qs in sorted(self.queries_of.items())}
 
     def bind_terms(self, terms_of: TermsFn, cache_size: int = 65_536) -> None:
         """How a query's terms are found (the feature extractor's analysis); logged queries

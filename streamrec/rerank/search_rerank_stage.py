@@ -22,6 +22,7 @@ from prometheus_client import Counter, Histogram
 from streamrec.rerank.candidate_reorder import Scored, reorder_head
 from streamrec.rerank.rerank_candidate import RerankCandidate, RerankQuery
 from streamrec.rerank.rerank_depth_budget import RerankDepthBudget
+from streamrec.rerank.search_log import SearchLog
 from streamrec.rerank.search_reranker import SearchReranker
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,10 @@ class SearchRerankStage:
         prepared = self.reranker.prepare_titles(titles)
         TITLES_PREPARED.inc(prepared)
         return prepared
+
+    def search_logs(self) -> list[SearchLog]:
+        """The logs the served model reads (empty without a model or a log)."""
+        return self.reranker.search_logs() if self.reranker is not None else []
 
     def skipped(self, reason: str | None = None) -> RerankReport:
         name = self.reranker.name if self.reranker is not None else None

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from streamrec.rerank.rerank_candidate import RerankCandidate, RerankQuery
+from streamrec.rerank.search_log import SearchLog
 
 
 class SearchReranker(Protocol):
@@ -22,6 +23,11 @@ class SearchReranker(Protocol):
 
     def prepare_titles(self, titles: Iterable[str | None]) -> int:
         """Per-title work done ahead of requests, as products reach the index (0: none)."""
+        ...
+
+    def search_logs(self) -> list[SearchLog]:
+        """The search logs the model reads (``search_log.SearchLog``; none for most), which
+        the API keeps growing from live search clicks."""
         ...
 
     def describe(self) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +19,7 @@ from streamrec.serving.http_metrics import HttpMetricsMiddleware
 from streamrec.serving.impression_logger import ImpressionLogger
 from streamrec.serving.refresh_requests import RefreshRequester
 from streamrec.serving.routers import events, health, recommendations, search
+from streamrec.serving.search.search_log_follower import SearchLogFollower
 from streamrec.serving.search_setup import open_search
 from streamrec.settings import Settings, load_settings
 from streamrec.streams.admin import admin_client
@@ -35,6 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         replica, search = await open_search(settings, redis)
         recs = build_recs(settings, redis, replica)
         keys = RedisKeys(settings.redis_key_prefix)
+        search_logs = search.rerank.search_logs()
+        follower = (asyncio.create_task(SearchLogFollower(
+            redis, keys.search_log(), search_logs).run(), name="search-log-follower")
+            if search_logs else None)
         # impressions get their own producer that reports failed deliveries only: no Python
         # delivery callback (and GIL hand-off) per logged response
         impression_poller = ProducerPollThread(RecordProducer(
@@ -49,6 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if follower is not None:
+                follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follower
             replica.stop()
             if search.rewrite_stage is not None:  # the LLM tiers' HTTP clients
                 await search.rewrite_stage.cascade.aclose()

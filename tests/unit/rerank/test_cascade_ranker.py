@@ -42,6 +42,9 @@ class TableScorer:
         self.prepared = list(titles)
         return len(self.prepared)
 
+    def search_logs(self) -> list:
+        return []
+
     def describe(self) -> dict:
         return {"name": self.name}
 

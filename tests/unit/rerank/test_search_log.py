@@ -142,3 +142,14 @@ def test_evaluation_refuses_to_score_the_logged_queries(tmp_path: Path) -> None:
             refuse_scoring_logged_queries(config(model, "all"))
         refuse_scoring_logged_queries(config(model, "test"))
     refuse_scoring_logged_queries(config(bare, "all"))
+
+
+def test_add_grows_the_counts_once_per_pair() -> None:
+    log = SearchLog.from_pairs([("drill", "d1")])
+    extractor = PairFeatureExtractor(search_log=log)
+    assert log.add("Cordless  Drill", "d1") and not log.add("cordless drill", "d1")
+    assert not log.add("  ", "d1") and not log.add("drill", "")
+    assert log.add("hammer", "h1")
+    f = extractor.extract(RerankQuery("drill press"), _candidates("d1", "h1"))
+    assert np.allclose(f[:, C["search_log_queries"]], np.log1p([2, 1]))
+    assert np.allclose(f[:, C["search_log_shared_term_queries"]], np.log1p([2, 0]))

@@ -36,6 +36,9 @@ class TitleLengthReranker:
         self.prepared = [t for t in titles if t]
         return len(self.prepared)
 
+    def search_logs(self) -> list:
+        return []
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
 
