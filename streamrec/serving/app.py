@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,9 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recs = build_recs(settings, redis, replica)
         keys = RedisKeys(settings.redis_key_prefix)
         search_logs = search.rerank.search_logs()
-        follower = (asyncio.create_task(SearchLogFollower(
-            redis, keys.search_log(), search_logs).run(), name="search-log-follower")
-            if search_logs else None)
+        follower = (SearchLogFollower(redis, keys.search_log(), search_logs)
+                    if search_logs else None)
+        following = (asyncio.create_task(follower.run(), name="search-log-follower")
+                     if follower is not None else None)
         # impressions get their own producer that reports failed deliveries only: no Python
         # delivery callback (and GIL hand-off) per logged response
         impression_poller = ProducerPollThread(RecordProducer(
@@ -56,10 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            if follower is not None:
-                follower.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await follower
+            if follower is not None and following is not None:
+                follower.stop()
+                await asyncio.wait({following}, timeout=5)
             replica.stop()
             if search.rewrite_stage is not None:  # the LLM tiers' HTTP clients
                 await search.rewrite_stage.cascade.aclose()

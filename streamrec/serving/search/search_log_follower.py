@@ -39,6 +39,8 @@ class SearchLogFollower:
         self.last_id = "0"
         self.caught_up = asyncio.Event()
         """Set once everything in the stream at start-up was read."""
+        self._stopped = False
+        self._task: asyncio.Task | None = None
 
     def apply(self, entries: Sequence[tuple[bytes | str, dict]]) -> int:
         """Add the entries' pairs to every log; returns how many were new."""
@@ -53,22 +55,33 @@ class SearchLogFollower:
         return added
 
     async def run(self) -> None:
-        """Until cancelled; Redis errors are logged and retried, never raised."""
-        while True:
+        """Until ``stop``; Redis errors are logged and retried, never raised."""
+        self._task = asyncio.current_task()
+        while not self._stopped:
             try:
                 block = self.block_ms if self.caught_up.is_set() else None
                 reply = await self.redis.xread({self.stream: self.last_id}, count=self.batch,
                                                block=block)
                 entries = reply[0][1] if reply else []
-                if entries:
+                if entries and not self._stopped:
                     await asyncio.to_thread(self.apply, entries)
                 if len(entries) < self.batch:
                     self.caught_up.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep following through Redis restarts
+                if self._stopped:
+                    # a cancellation inside redis-py's blocking read can surface as
+                    # another error (seen under load): a stopped follower still stops
+                    return
                 log.warning("search log stream %s: %s; retrying", self.stream, exc)
                 await asyncio.sleep(self.retry_s)
+
+    def stop(self) -> None:
+        """End ``run`` (at once, or after its current read)."""
+        self._stopped = True
+        if self._task is not None:
+            self._task.cancel()
 
 
 def _text(fields: dict, name: str) -> str:

@@ -153,3 +153,13 @@ def test_add_grows_the_counts_once_per_pair() -> None:
     f = extractor.extract(RerankQuery("drill press"), _candidates("d1", "h1"))
     assert np.allclose(f[:, C["search_log_queries"]], np.log1p([2, 1]))
     assert np.allclose(f[:, C["search_log_shared_term_queries"]], np.log1p([2, 0]))
+
+
+def test_a_products_queries_are_bounded_newest_kept() -> None:
+    log = SearchLog({"d1": ["a"]}, max_queries_per_sku=3)
+    assert log.add("b", "d1") and log.queries_of["d1"] == ("a", "b")
+    for query in ("c", "d", "e"):
+        assert log.add(query, "d1")
+    assert log.queries_of["d1"] == ("c", "d", "e")
+    assert SearchLog({"d1": ["x1", "x2", "x3", "x4"]}, max_queries_per_sku=2).queries_of == {
+        "d1": ("x3", "x4")}
