@@ -40,17 +40,29 @@ def synthetic_model(path: Path) -> Path:
         titles = [f"{a} {b} deluxe", f"{a} tool", f"{b} part", "misc item"]
         rng.shuffle(titles)
         cands = [RerankCandidate(str(j), t, 1 - j / 10, j) for j, t in enumerate(titles)]
-        fused = [(c.sku, c.fused_score) for c in cands]
-        labels = np.array([9 if t.endswith("deluxe") else 0 for t in titles])
-        groups.append(QueryGroup(f"{a} {b}", "train" if i % 4 else "validation",
-                                 RetrievedLists(fused, [], fused), cands,
-                                 extractor.extract(RerankQuery(f"{a} {b}"), cands), labels))
+        groups.append(_group(i, f"{a} {b}", cands, [t.endswith("deluxe") for t in titles],
+                             extractor))
+    return _trained_model_file(groups, path)
+
+
+def _group(i: int, query: str, cands: list[RerankCandidate], relevant: list[bool],
+           extractor: PairFeatureExtractor) -> QueryGroup:
+    fused = [(c.sku, c.fused_score) for c in cands]
+    return QueryGroup(query, "train" if i % 4 else "validation",
+                      RetrievedLists(fused, [], fused), cands,
+                      extractor.extract(RerankQuery(query), cands),
+                      np.array([9 if r else 0 for r in relevant]))
+
+
+def _trained_model_file(groups: list[QueryGroup], path: Path,
+                        search_log: SearchLog | None = None) -> Path:
     booster = train_lightgbm([g for g in groups if g.split == "train"],
                              [g for g in groups if g.split == "validation"],
                              {"min_data_in_leaf": 5, "num_threads": 1}, max_rounds=30)
     return RerankerModelFile(kind="lightgbm", feature_set=FEATURE_SET,
                              features=list(FEATURE_NAMES), trained_at="test", data_hash="test",
-                             payload=booster.model_to_string()).save(path)
+                             payload=booster.model_to_string(),
+                             search_log=search_log.to_json() if search_log else {}).save(path)
 
 
 def test_search_is_reranked_when_a_model_is_configured(settings: Settings, topics: dict,
@@ -118,18 +130,9 @@ def search_log_model(path: Path) -> Path:
         skus = [f"{i}-logged", f"{i}-a", f"{i}-b"]
         rng.shuffle(skus)
         cands = [RerankCandidate(sku, "Acme Widget", 0.5, 0, 1.0, 0, 0.5, 0) for sku in skus]
-        fused = [(c.sku, c.fused_score) for c in cands]
-        labels = np.array([9 if s.endswith("-logged") else 0 for s in skus])
-        groups.append(QueryGroup(f"query {i}", "train" if i % 4 else "validation",
-                                 RetrievedLists(fused, [], fused), cands,
-                                 extractor.extract(RerankQuery(f"query {i}"), cands), labels))
-    booster = train_lightgbm([g for g in groups if g.split == "train"],
-                             [g for g in groups if g.split == "validation"],
-                             {"min_data_in_leaf": 5, "num_threads": 1}, max_rounds=30)
-    return RerankerModelFile(kind="lightgbm", feature_set=FEATURE_SET,
-                             features=list(FEATURE_NAMES), trained_at="test", data_hash="test",
-                             payload=booster.model_to_string(),
-                             search_log=seed_log.to_json()).save(path)
+        groups.append(_group(i, f"query {i}", cands, [s.endswith("-logged") for s in skus],
+                             extractor))
+    return _trained_model_file(groups, path, seed_log)
 
 
 def test_search_clicks_reach_the_ranking_within_seconds(settings: Settings, topics: dict,
