@@ -93,17 +93,18 @@ def reranker(
     validation_share: Annotated[float, typer.Option(
         help="--from impressions: share of impressions held out (by request id hash)")] = 0.2,
     search_log: Annotated[bool, typer.Option(
-        help="--from judgments: the train queries' judged pairs as a search log (features: "
-             "other logged searches that led to each candidate), saved in the model "
-             "file")] = True,
+        help="--from judgments: the judged pairs of the train and validation queries as a "
+             "search log (features: other logged searches that led to each candidate), "
+             "saved in the model file")] = True,
 ) -> None:
     """Train a LightGBM lambdarank reranker.
 
     --from judgments (default): the search reranker, on the API's own hybrid candidates;
     queries are split by a hash of their text into train / validation / test; every
-    figure printed is on the test queries only. The train queries' judged pairs are also
-    the model's search log (--no-search-log: without one); validation and test queries
-    are never in it, so score a live API serving this model on `--split test` only.
+    figure printed is on the test queries only. The judged pairs of the train and
+    validation queries are also the model's search log (--no-search-log: without one);
+    test queries are never in it, so score a live API serving this model on
+    `--split test` only.
 
     --from impressions: the recommendations reranker, on the features the rerank stage
     logged with each impression, labelled by the clicks, add-to-carts and purchases

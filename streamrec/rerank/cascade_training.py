@@ -146,6 +146,10 @@ def tune_cascade(first_path: Path, second_path: Path, data_dir: Path, cache_dir:
     from streamrec.rerank.reranker_training_set import judgments_hash
 
     first, second = load_reranker(first_path, threads), load_reranker(second_path, threads)
+    for search_log in [*first.search_logs(), *second.search_logs()]:
+        # the validation queries are in a search log trained on every non-test query:
+        # tune as training saw them, without each query's own pairs
+        search_log.leave_query_out = True
     catalog = load_homedepot(data_dir, judgments_path)
     pv, qv, _model_id = catalog_vectors(catalog, cache_dir / "vectors", encoder, on_phase)
     queries = list(catalog.judgments)

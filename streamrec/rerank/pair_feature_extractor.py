@@ -222,7 +222,8 @@ class PairFeatureExtractor:
                 out[:, C[gap]] = column - np.nanmax(column)
         if self.search_log is not None:
             counts, shared = self.search_log.features(
-                query.text, frozenset(words), [c.sku for c in candidates], self.leave_query_out)
+                query.text, frozenset(words), [c.sku for c in candidates],
+                self.leave_query_out or None)
             out[:, C["search_log_queries"]] = counts
             out[:, C["search_log_shared_term_queries"]] = shared
         else:

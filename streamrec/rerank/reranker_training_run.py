@@ -4,10 +4,11 @@
    the API uses, cached under ``cache_dir``).
 2. Candidates for every judged query from ``OfflineHybridRetrieval`` (the API's hybrid
    retrieval), the first ``depth`` of them featurised and labelled.
-   With ``search_log`` (the default), the ``train`` queries' judged pairs are the search
-   log (``search_log.SearchLog``): each candidate's count of other logged searches that
-   led to it, leaving the query's own pairs out; validation and test queries are never
-   in it. The log is saved in the model file for serving.
+   With ``search_log`` (the default), the judged pairs of every query that is not a test
+   query (train and validation) are the search log (``search_log.SearchLog``): each
+   candidate's count of other logged searches that led to it, leaving the query's own
+   pairs out (so validation early-stops on what a new query would see); test queries
+   are never in it. The log is saved in the model file for serving.
 3. Split by query (``query_split``), train on ``train``, early-stop on ``validation``.
 4. Score BM25 alone, hybrid and hybrid + the model on ``test`` only; write the model
    file with those figures.
@@ -83,7 +84,7 @@ def train_reranker(data_dir: Path, cache_dir: Path, output: Path, fuse: FuseFn,
     pv, qv, model_id = catalog_vectors(catalog, cache_dir / "vectors", encoder, on_phase)
     retrieval = OfflineHybridRetrieval(catalog.products, pv, fuse)
     log = (search_log_from_judgments(
-        catalog.judgments, [q for q in catalog.judgments if query_split(q) == "train"])
+        catalog.judgments, [q for q in catalog.judgments if query_split(q) != "test"])
         if search_log else None)
     extractor = PairFeatureExtractor(search_log=log, leave_query_out=True)
     try:

@@ -50,6 +50,9 @@ class SearchLog:
         self.queries_of = {sku: qs for sku, qs in self.queries_of.items() if qs}
         self._terms: Callable[[str], frozenset[str]] | None = None
         self._write = threading.Lock()
+        self.leave_query_out = False
+        """Score queries that are themselves in the log without their own pairs (cascade
+        tuning on validation queries); serving counts every pair."""
 
     def add(self, query: str, sku: str) -> bool:
         """Log that ``query`` led to ``sku``; False when the pair was already logged (or the
@@ -87,11 +90,12 @@ class SearchLog:
         self._terms = lru_cache(maxsize=cache_size)(terms_of)
 
     def features(self, query: str, query_terms: frozenset[str], skus: Sequence[str],
-                 leave_query_out: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                 leave_query_out: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per sku: log1p(logged queries that led to it) and log1p(those sharing a term
-        with ``query_terms``); with ``leave_query_out`` the query's own pairs are not
-        counted (training)."""
-        own = log_query_key(query) if leave_query_out else None
+        with ``query_terms``); with ``leave_query_out`` (default: the log's own setting)
+        the query's own pairs are not counted (training)."""
+        leave = self.leave_query_out if leave_query_out is None else leave_query_out
+        own = log_query_key(query) if leave else None
         counts = np.zeros(len(skus), dtype=np.float32)
         shared = np.zeros(len(skus), dtype=np.float32)
         terms_of = self._terms

@@ -163,3 +163,14 @@ def test_a_products_queries_are_bounded_newest_kept() -> None:
     assert log.queries_of["d1"] == ("c", "d", "e")
     assert SearchLog({"d1": ["x1", "x2", "x3", "x4"]}, max_queries_per_sku=2).queries_of == {
         "d1": ("x3", "x4")}
+
+
+def test_the_logs_own_setting_leaves_queries_out_for_tuning() -> None:
+    log = SearchLog.from_pairs(LOG_PAIRS)
+    extractor = PairFeatureExtractor(search_log=log)
+    query = RerankQuery("hammer")
+    assert extractor.extract(query, _candidates("h1"))[0, C["search_log_queries"]] == \
+        np.float32(np.log1p(2))
+    log.leave_query_out = True  # what `streamrec train cascade` sets on validation queries
+    assert extractor.extract(query, _candidates("h1"))[0, C["search_log_queries"]] == \
+        np.float32(np.log1p(1))
