@@ -1,10 +1,11 @@
 """Which products earlier searches led to: the reranker's memory of the search log.
 
 A product that shoppers reached from other queries is likely to be wanted again: on the
-Home Depot judgments, counting the TRAIN queries that led to each candidate (and those of
-them sharing a term with the query) lifted held-out NDCG@10 of the LightGBM reranker
-from 0.452 to ~0.49 (``streamrec train reranker``). The log is a list of (query, sku)
-pairs: judged pairs of the training queries here, clicked search results in production.
+Home Depot judgments, counting the train and validation queries that led to each
+candidate (and those of them sharing a word with the query) lifted the LightGBM
+reranker's NDCG@10 on the held-out test queries from 0.452 to 0.501 (``streamrec train
+reranker``; docs/benchmarks.md). The log is a list of (query, sku) pairs: judged pairs of
+the non-test queries here, clicked search results in production.
 
 Training counts leave the query's own pairs out (``leave_query_out``), so the model
 learns what other searches say, which is all a new query has. The log travels in the
@@ -33,9 +34,10 @@ def log_query_key(text: str) -> str:
 
 
 MAX_QUERIES_PER_SKU = 256
-"""A request walks every candidate's queries, so a product's list is bounded (the newest
-kept); log1p of 256 queries already sits far beyond what a training log reaches (the
-Home Depot train queries reach a product 1.2 times on average)."""
+"""A request walks every candidate's queries, so a product's list is bounded (``add``
+keeps the newest; a log built from a mapping keeps the last in sorted order); log1p of 256
+queries sits far beyond what a training log reaches (the Home Depot log reaches a product
+1.2 times on average, 13 at most)."""
 
 
 class SearchLog:
