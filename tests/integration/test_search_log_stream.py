@@ -10,7 +10,11 @@ import pytest
 from streamrec.agents.user_event_recorder import UserEventRecorder
 from streamrec.redis_keys import RedisKeys
 from streamrec.rerank.search_log import SearchLog
-from streamrec.serving.search.search_log_follower import FOLLOWED, SearchLogFollower
+from streamrec.serving.search.search_log_follower import (
+    FOLLOWED,
+    LOG_PAIRS,
+    SearchLogFollower,
+)
 from tests.integration.recs.redis_scenario import run
 
 pytestmark = pytest.mark.integration
@@ -60,6 +64,7 @@ def test_follower_reads_the_backlog_then_follows_new_clicks(redis_server) -> Non
                                      block_ms=100)
         task = asyncio.create_task(follower.run())
         try:
+            assert LOG_PAIRS._value.get() == 1  # the model file's own pair
             await asyncio.wait_for(follower.caught_up.wait(), 5)
             assert log.queries_of["d1"] == ("cordless drill", "drill driver")
             await recorder.record([event(3, "PURCHASE", "n1", "new product")])
@@ -68,6 +73,7 @@ def test_follower_reads_the_backlog_then_follows_new_clicks(redis_server) -> Non
                     break
                 await asyncio.sleep(0.05)
             assert log.queries_of["n1"] == ("new product",)
+            assert LOG_PAIRS._value.get() == log.pairs == 3
         finally:
             follower.stop()
             await asyncio.wait({task}, timeout=5)

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from streamrec.rerank.search_log import SearchLog
 
@@ -25,6 +25,9 @@ FOLLOWED = Counter("streamrec_search_log_pairs_followed_total",
                    "Search clicks read from the search-log stream, by outcome "
                    "(added: a new query for the product; known: already logged)",
                    ["outcome"])
+LOG_PAIRS = Gauge("streamrec_search_log_pairs",
+                  "(query, product) pairs in the served reranker's search log: the model "
+                  "file's plus the clicks followed since start-up")
 
 
 class SearchLogFollower:
@@ -41,6 +44,7 @@ class SearchLogFollower:
         """Set once everything in the stream at start-up was read."""
         self._stopped = False
         self._task: asyncio.Task | None = None
+        LOG_PAIRS.set(max((search_log.pairs for search_log in self.logs), default=0))
 
     def apply(self, entries: Sequence[tuple[bytes | str, dict]]) -> int:
         """Add the entries' pairs to every log; returns how many were new."""
@@ -50,6 +54,7 @@ class SearchLogFollower:
             query, sku = _text(fields, "q"), _text(fields, "s")
             new = [search_log.add(query, sku) for search_log in self.logs]
             added += any(new)
+        LOG_PAIRS.inc(added)
         FOLLOWED.labels("added").inc(added)
         FOLLOWED.labels("known").inc(len(entries) - added)
         return added
