@@ -11,8 +11,8 @@ Training counts leave the query's own pairs out (``leave_query_out``), so the mo
 learns what other searches say, which is all a new query has. The log travels in the
 model file: it is what the model was trained to read. In the API it keeps growing: the
 users worker appends each search click (a CLICK, ADD_TO_CART or PURCHASE event carrying
-the query) to a Redis stream, and ``SearchLogFollower`` adds those pairs here within a
-second (``add``).
+the query) to a Redis stream, and ``SearchLogFollower`` adds those pairs here ~50 ms
+later (``add``).
 """
 
 from __future__ import annotations
