@@ -5,8 +5,8 @@ The users worker appends each search click once to a Redis stream (``RedisKeys.s
 is trimmed to ``search_log_max_entries``), then blocks for new entries, and adds each
 pair to the served model's search logs: a product that shoppers start reaching from
 search counts in the ranking within ~50 ms (p99 ~80 ms: bench_search_log_freshness),
-without retraining. Only a model
-trained with a search log reads one; without it nothing is followed.
+without retraining. Only a model trained with a search log reads one; without it
+nothing is followed.
 """
 
 from __future__ import annotations
