@@ -83,9 +83,8 @@ class PairFeatureExtractor:
         """The stems of a text's words: no stopwords, numbers or units (what two queries
         must share to count as related in the search log)."""
         a = self.analyse(text)
-        return frozenset(stem for token, stem in zip(a.surface, a.stems, strict=True)
-                         if token not in STOPWORDS and not _NUMBER.match(token)
-                         and token not in UNIT_WORDS)
+        return frozenset(_word_stems(a, (i for i, t in enumerate(a.surface)
+                                         if t not in STOPWORDS)))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -139,8 +138,7 @@ class PairFeatureExtractor:
         n_terms = len(q_stems)
         # the product noun: last word that is neither a number nor a unit ("bracket" in
         # "angle bracket 60 in"); the first such word is often the brand or the modifier
-        words = [q.stems[i] for i in content
-                 if not _NUMBER.match(q.surface[i]) and q.surface[i] not in UNIT_WORDS]
+        words = _word_stems(q, content)
         wanted = category_filter_key(query.category) if query.category else None
 
         bm25_best = max((c.bm25_score for c in candidates if c.bm25_score is not None),
@@ -248,6 +246,12 @@ class PairFeatureExtractor:
                 share[path] = sum(1 for p in top if p[:len(path)] == path) / len(top)
             out.append(share[path])
         return out
+
+
+def _word_stems(text: AnalysedText, indices: Iterable[int]) -> list[str]:
+    """The stems at ``indices`` that are words, neither numbers nor units, in order."""
+    return [text.stems[i] for i in indices
+            if not _NUMBER.match(text.surface[i]) and text.surface[i] not in UNIT_WORDS]
 
 
 def _starts_any(sorted_words: tuple[str, ...], prefix: str) -> bool:

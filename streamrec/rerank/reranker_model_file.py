@@ -53,12 +53,16 @@ class RerankerModelFile:
         os.replace(tmp, path)
         return path
 
+    @property
+    def search_log_pairs(self) -> int:
+        return sum(len(queries) for queries in self.search_log.values())
+
     def summary(self) -> dict[str, Any]:
         """Everything but the payload and the log's pairs (for logs and ``/readyz``)."""
         out = asdict(self)
         out.pop("payload")
-        log = out.pop("search_log")
-        out["search_log_pairs"] = sum(len(queries) for queries in log.values())
+        del out["search_log"]
+        out["search_log_pairs"] = self.search_log_pairs
         return out
 
 
@@ -97,4 +101,4 @@ def search_log_pairs(path: Path) -> int:
     if model.kind == "cascade":
         folder = Path(path).parent
         return sum(search_log_pairs(folder / model.params[key]) for key in ("first", "second"))
-    return sum(len(queries) for queries in model.search_log.values())
+    return model.search_log_pairs

@@ -65,6 +65,17 @@ def _trained_model_file(groups: list[QueryGroup], path: Path,
                              search_log=search_log.to_json() if search_log else {}).save(path)
 
 
+def indexed(url: str) -> bool:
+    """The API serves every product from both indexes."""
+    try:
+        ready = httpx.get(f"{url}/readyz", timeout=2)
+    except httpx.HTTPError:
+        return False
+    index = ready.json()["index"] if ready.status_code == 200 else {}
+    # both sides: the lexical index becomes searchable up to a refresh after the vectors
+    return index.get("products") == index.get("lexical_docs") == len(PRODUCTS)
+
+
 def test_search_is_reranked_when_a_model_is_configured(settings: Settings, topics: dict,
                                                        start_process, tmp_path: Path) -> None:
     model = synthetic_model(tmp_path / "reranker.json")
@@ -77,15 +88,6 @@ def test_search_is_reranked_when_a_model_is_configured(settings: Settings, topic
         start_process("api", "--port", str(port), name=f"api-{name}", env=env)
         urls[name] = f"http://127.0.0.1:{port}"
     publish(settings, [change(*p) for p in PRODUCTS])
-
-    def indexed(url: str) -> bool:
-        try:
-            ready = httpx.get(f"{url}/readyz", timeout=2)
-        except httpx.HTTPError:
-            return False
-        index = ready.json()["index"] if ready.status_code == 200 else {}
-        # both sides: the lexical index becomes searchable up to a refresh after the vectors
-        return index.get("products") == index.get("lexical_docs") == len(PRODUCTS)
 
     for url in urls.values():
         wait_for(lambda url=url: indexed(url), 90, what="API indexed every product")
@@ -148,15 +150,7 @@ def test_search_clicks_reach_the_ranking_within_seconds(settings: Settings, topi
     url = f"http://127.0.0.1:{port}"
     publish(settings, [change(*p) for p in PRODUCTS])
 
-    def indexed() -> bool:
-        try:
-            ready = httpx.get(f"{url}/readyz", timeout=2)
-        except httpx.HTTPError:
-            return False
-        index = ready.json()["index"] if ready.status_code == 200 else {}
-        return index.get("products") == index.get("lexical_docs") == len(PRODUCTS)
-
-    wait_for(indexed, 90, what="API indexed every product")
+    wait_for(lambda: indexed(url), 90, what="API indexed every product")
 
     def tents() -> list[str]:
         body = httpx.get(f"{url}/v1/search", params={"q": "tent", "k": 5}, timeout=10).json()
