@@ -68,8 +68,11 @@ def print_table(result: dict[str, Any], machine: str, clients: int) -> None:
               f"load {lat['load_avg_before']} -> {lat['load_avg_after']})")
     if result["latency_k10_concurrent"]:
         lat = result["latency_k10_concurrent"]
+        client_ms = 1000 * lat["client_cpu_s"] / max(1, lat["requests"])
         print(f"API CPU at k=10, {clients} clients: {lat['api_cpu_ms_per_request']} ms per "
-              f"request ({lat['api_workers']} API processes)")
+              f"request ({lat['api_workers']} API processes); load generator "
+              f"{client_ms:.2f} ms; queries: {lat.get('load_mix', 'repeat')} "
+              f"({lat['distinct_queries']} distinct)")
         print(f"server stages at k=10, {clients} clients (p50/p95 ms): " + ", ".join(
             f"{s} {v['p50']}/{v['p95']}"
             for s, v in result["latency_k10_concurrent"]["stages_ms"].items()))
@@ -97,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     parser.add_argument("--load-seconds", type=float, default=60.0)
     parser.add_argument("--load-requests", type=int, default=3000)
+    parser.add_argument("--load-mix", choices=("repeat", "distinct"), default="repeat",
+                        help="k=10 load phase: the split's queries cycled (repeat), or "
+                             "queries never asked before in the run (distinct: every query "
+                             "embedding a miss)")
     parser.add_argument("--ingest-timeout", type=float, default=3600.0)
     parser.add_argument("--ingest-stall", type=float, default=300.0,
                         help="fail when nothing new is searchable for this long")
@@ -112,7 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bootstrap=args.bootstrap, redis_url=args.redis_url,
         quality_concurrency=args.quality_concurrency, latency_sample=args.latency_sample,
         clients=args.clients, load_seconds=args.load_seconds,
-        load_requests=args.load_requests, ingest_timeout=args.ingest_timeout,
+        load_requests=args.load_requests, load_mix=args.load_mix,
+        ingest_timeout=args.ingest_timeout,
         ingest_stall=args.ingest_stall, encoder_threads=args.encoder_threads,
         api_workers=args.api_workers)
     try:

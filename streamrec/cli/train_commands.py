@@ -1,6 +1,7 @@
 """``streamrec train reranker`` / ``train cross-encoder``: learn the search rerankers from
 relevance judgments, or (``train reranker --from impressions``) the recommendations
-rerank model from logged impressions and the clicks that followed them."""
+rerank model from logged impressions and the clicks that followed them; ``train
+search-log`` folds the live search clicks into a model file's search log."""
 
 from __future__ import annotations
 
@@ -184,6 +185,51 @@ def _train_from_impressions(output: Path | None, bootstrap: str | None,
     console.print(f"join: {run.join}")
     console.print(f"model written to {run.model_path}; serve it with "
                   f"STREAMREC_RECS_RERANK_MODEL_PATH={run.model_path}")
+
+
+@train_app.command("search-log")
+def search_log_command(
+    model: Annotated[Path | None, typer.Option(
+        help=f"model file whose search log takes the clicks (default: "
+             f"STREAMREC_RERANK_MODEL_PATH, else <cache_dir>/rerank/{DEFAULT_MODEL_NAME})")]
+    = None,
+    output: Annotated[Path | None, typer.Option(
+        help="write the result here (default: replace the model file)")] = None,
+    redis_url: Annotated[str | None, typer.Option(
+        help="Redis holding the search-log stream (default: STREAMREC_REDIS_URL)")] = None,
+) -> None:
+    """Fold the live search clicks into a model file's search log.
+
+    The API follows the search-log stream live, but the stream is trimmed
+    (STREAMREC_SEARCH_LOG_MAX_ENTRIES); this writes every click it still holds into the
+    model file, so a restarted API serves them from the file. A pair counts once: run it
+    as often as you like (no retraining; the API reads the file at start-up).
+    """
+    import redis
+
+    from streamrec.redis_keys import RedisKeys
+    from streamrec.rerank.reranker_model_file import RerankModelError
+    from streamrec.rerank.search_log_absorb import absorb_search_clicks
+    from streamrec.settings import load_settings
+
+    settings = load_settings()
+    path = model or settings.rerank_model_path or default_model_path(settings.cache_dir)
+    stream = RedisKeys(settings.redis_key_prefix).search_log()
+    client = redis.Redis.from_url(redis_url or settings.redis_url)
+    try:
+        total = client.xlen(stream)
+        with phase_bars() as phase:
+            advance = phase(f"search clicks from {stream}", total)
+            report = absorb_search_clicks(Path(path).expanduser(), client, stream, output,
+                                          on_click=advance)
+    except (RerankModelError, redis.RedisError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+    finally:
+        client.close()
+    console.print(f"{report.clicks_read:,} clicks read, {report.pairs_added:,} new pairs; "
+                  f"the search log holds {report.pairs_total:,} pairs, written to "
+                  f"{report.model} (the API reads it at start-up)")
 
 
 CROSS_ENCODER_MODEL_NAME = "cross-encoder-minilm.json"

@@ -88,6 +88,13 @@ class SearchEvaluationConfig:
     """Concurrent clients of the k=10 load phase (0: skip that phase)."""
     load_seconds: float = 60.0
     load_requests: int = 3000
+    load_mix: Literal["repeat", "distinct"] = "repeat"
+    """Queries of the k=10 load phase. ``repeat``: the split's queries not in the
+    single-client sample, cycled up to ``load_requests`` (later rounds may hit an API
+    process's query-embedding cache, depending on which process serves them);
+    ``distinct``: every request a query not asked before in the run, drawn from the whole
+    judgments file (latency only: nothing of this phase is scored), so every query
+    embedding is a miss, the worst case."""
     ingest_timeout: float = 3600.0
     ingest_stall: float = 300.0
     encoder_threads: int = 2
@@ -326,6 +333,14 @@ def refuse_scoring_logged_queries(config: SearchEvaluationConfig) -> None:
             "own judgments; score the held-out ones with split 'test' (--split test)")
 
 
+def distinct_load_queries(config: SearchEvaluationConfig, asked: set[str]) -> list[str]:
+    """Up to ``load_requests`` judged queries (any split) not in ``asked``, shuffled."""
+    every = load_judgments(config.data_dir, None, None, "all")
+    keys = {" ".join(q.lower().split()) for q in asked}
+    fresh = [q for q in every if " ".join(q.lower().split()) not in keys]
+    return random.Random(12).sample(fresh, min(config.load_requests, len(fresh)))
+
+
 def run_search_evaluation(config: SearchEvaluationConfig,
                           progress: PhaseProgress | None = None) -> dict[str, Any]:
     """One live run; the result holds ``metrics`` ({variant: {metric: value}}) and the
@@ -351,6 +366,8 @@ def run_search_evaluation(config: SearchEvaluationConfig,
     sample = shuffled[: min(config.latency_sample, len(shuffled))]
     rest = shuffled[len(sample):] or shuffled
     load_queries = (rest * (config.load_requests // len(rest) + 1))[: config.load_requests]
+    if config.load_mix == "distinct":
+        load_queries = distinct_load_queries(config, set(sample))
 
     concurrent: dict[str, Any] | None = None
     with deployment_settings(config.bootstrap, config.redis_url,
@@ -391,6 +408,7 @@ def run_search_evaluation(config: SearchEvaluationConfig,
                 concurrent["api_cpu_ms_per_request"] = round(
                     1000 * concurrent["api_cpu_s"] / max(1, concurrent["requests"]), 2)
                 concurrent["api_workers"] = config.api_workers
+                concurrent["load_mix"] = config.load_mix
 
             before = load_avg()
             with progress.phase(f"quality: {len(queries):,} queries at k=100",
