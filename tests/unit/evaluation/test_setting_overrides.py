@@ -44,7 +44,7 @@ def test_effective_configuration_lists_only_what_differs_from_the_defaults(
         monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("STREAMREC_RECS_BLEND", raising=False)
     config = effective_configuration({
-        "STREAMREC_RECS_BLEND": "rank", "STREAMREC_RERANK_MAX_DEPTH": "70",
+        "STREAMREC_RECS_BLEND": "rank", "STREAMREC_RERANK_MAX_DEPTH": "100",
         "STREAMREC_TOPIC_PREFIX": "eval1234.", "STREAMREC_CATALOG_BATCH_SIZE": "256"})
     assert config["recs_blend"] == "rank"
     assert config["catalog_batch_size"] == 256
