@@ -150,19 +150,28 @@ def worker(
         raise _fail(str(exc)) from exc
 
 
+APP = "streamrec.serving.main:app"
+
+
 @app.command()
 def api(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
 ) -> None:
-    """Run the HTTP API (uvicorn)."""
+    """Run the HTTP API (uvicorn); with --workers N > 1, N processes, each with its own
+    socket on the port (SO_REUSEPORT, so the kernel spreads connections across them)."""
     import uvicorn
 
+    from streamrec.serving.reuseport_server import reuseport_supported, serve_processes
+
     settings = _settings()
-    uvicorn.run("streamrec.serving.main:app", host=host or settings.api_host,
-                port=port or settings.api_port, workers=workers, log_level="warning",
+    host, port = host or settings.api_host, port or settings.api_port
+    if workers > 1 and reuseport_supported():
+        raise typer.Exit(code=serve_processes(APP, host, port, workers))
+    uvicorn.run(APP, host=host, port=port, workers=workers, log_level="warning",
                 access_log=False)
+
 
 
 @topics_app.command("create")
