@@ -150,6 +150,9 @@ def eval_search(
     clients: Annotated[int, typer.Option(help="Clients of the concurrent k=10 pass (0: skip)")]
     = 8,
     load_seconds: Annotated[float, typer.Option(help="Length of the concurrent pass")] = 30.0,
+    load_mix: Annotated[str, typer.Option(
+        help="Queries of the concurrent pass: repeat (the split's, cycled) or distinct "
+             "(never asked before in the run: every query embedding a miss)")] = "repeat",
     api_workers: Annotated[int, typer.Option(help="API processes, each with its own index "
                                              "replica")] = 2,
     partitions: Annotated[int, typer.Option()] = 4,
@@ -168,17 +171,21 @@ def eval_search(
 
     if split not in ("test", "all"):
         raise _fail(f"--split must be test or all, not {split!r}")
+    if load_mix not in ("repeat", "distinct"):
+        raise _fail(f"--load-mix must be repeat or distinct, not {load_mix!r}")
     overrides = _overrides(set_)
     env = overrides_env(overrides)
     config = SearchEvaluationConfig(
         data_dir=data_dir, limit_products=limit_products, limit_queries=limit_queries,
         split=split, env=env, partitions=partitions, bootstrap=bootstrap, redis_url=redis_url,
         latency_sample=latency_sample, clients=clients, load_seconds=load_seconds,
-        load_requests=max(1, int(clients * load_seconds * 20)), api_workers=api_workers)
+        load_requests=max(1, int(clients * load_seconds * 20)), load_mix=load_mix,
+        api_workers=api_workers)
     _check_data(config.data_files(), data_dir, "Home Depot search judgments")
     parameters = {"limit_products": limit_products, "limit_queries": limit_queries,
                   "split": split, "latency_sample": latency_sample, "clients": clients,
-                  "load_seconds": load_seconds, "api_workers": api_workers,
+                  "load_seconds": load_seconds, "load_mix": load_mix,
+                  "api_workers": api_workers,
                   "partitions": partitions}
     _run_and_report("search", "Search quality (Home Depot) through the live system",
                     run_search_evaluation, config, overrides, {**INGEST_ENV, **env},
