@@ -3,7 +3,7 @@
 ``uvicorn --workers N`` shares one listening socket between its processes, and whichever
 process wakes first accepts every connection waiting: a client that opens a small pool
 of keep-alive connections at once (a backend-for-frontend, the benches' 8 or 32 clients)
-lands all of them on one process. Measured here: during a 8-client search load on two
+lands all of them on one process. Measured here: during an 8-client search load on two
 processes one used 12.6 s of CPU in 10 s and the other 0.07 s. With a socket per process
 bound with SO_REUSEPORT the kernel spreads new connections across the processes by a
 hash of their addresses, so each pool is split between them.
