@@ -34,7 +34,7 @@ DISCARDS = Counter("streamrec_rewrite_discards_total", "Rewrites discarded by th
                    ["tier", "reason"])
 IMPROVED_SHARE = Gauge("streamrec_rewrite_improved_share",
                        "Share of a tier's attempts that improved the result (since start)",
-                       ["tier"])
+                       ["tier"], multiprocess_mode="liveall")  # a share per API process
 
 _lock = threading.Lock()
 _attempts: _Tally[str] = _Tally()

@@ -10,18 +10,27 @@ hash of their addresses, so each pool is split between them.
 
 The parent only supervises: it starts the processes, forwards SIGTERM/SIGINT, and when
 one process dies unexpectedly it stops the others and exits non-zero, so whatever runs
-the API (``streamrec up``, systemd, Kubernetes) restarts it whole.
+the API (``streamrec up``, systemd, Kubernetes) restarts it whole. It also gives them one
+metrics folder (``shared_metrics_dir``), so ``/metrics`` on any process answers for all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
+
+from streamrec.serving.metrics_exposition import MULTIPROC_ENV
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +54,51 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_one(app: str, host: str, port: int, log_level: str) -> None:
+def serve_one(app: str, host: str, port: int, log_level: str, parent: int) -> None:
     """One API process: its own socket, one uvicorn server (which handles SIGTERM)."""
     import uvicorn
 
+    stop_with_parent(parent)
     sock = reuseport_socket(host, port)
     config = uvicorn.Config(app, log_level=log_level, access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def stop_with_parent(parent: int) -> None:
+    """SIGTERM this process when the supervisor dies, however it dies (``SIGKILL``, the
+    OOM killer): an orphan would keep serving old code on the port next to the processes
+    of a restarted API, since SO_REUSEPORT lets them bind together."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_pdeathsig, signal.SIGTERM) != 0:
+        log.warning("prctl(PR_SET_PDEATHSIG) failed (errno %s)", ctypes.get_errno())
+    if os.getppid() != parent:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def shared_metrics_dir() -> Iterator[Path]:
+    """The folder every API process writes its metrics to (prometheus_client's
+    multiprocess mode; the processes inherit ``PROMETHEUS_MULTIPROC_DIR``). An operator's
+    folder is emptied of a previous run's files; otherwise a temporary one is made and
+    removed at the end."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        yield path
+        return
+    path = Path(tempfile.mkdtemp(prefix="streamrec-api-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(path)
+    try:
+        yield path
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def serve_processes(app: str, host: str, port: int, workers: int,
@@ -61,7 +108,7 @@ def serve_processes(app: str, host: str, port: int, workers: int,
     if port == 0:
         raise ValueError("several processes need a fixed port (port 0 gives each its own)")
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=serve_one, args=(app, host, port, log_level),
+    procs = [ctx.Process(target=serve_one, args=(app, host, port, log_level, os.getpid()),
                          name=f"streamrec-api-{i}") for i in range(workers)]
     stop = threading.Event()
 
@@ -70,6 +117,15 @@ def serve_processes(app: str, host: str, port: int, workers: int,
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        return _supervise(procs, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _supervise(procs: list[multiprocessing.process.BaseProcess], stop: threading.Event
+               ) -> int:
+    with shared_metrics_dir():
         for proc in procs:
             proc.start()
         died = None
@@ -88,6 +144,3 @@ def serve_processes(app: str, host: str, port: int, workers: int,
                 proc.kill()
                 proc.join()
         return 1 if died is not None else 0
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

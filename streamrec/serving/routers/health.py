@@ -7,9 +7,10 @@ import os
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from streamrec.serving.api_state import ApiState, api_state
+from streamrec.serving.metrics_exposition import metrics_payload
 from streamrec.streams.admin import check_kafka
 from streamrec.streams.errors import KafkaUnavailableError
 
@@ -44,4 +45,4 @@ async def readyz(state: ApiState = Depends(api_state)) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics_payload(), media_type=CONTENT_TYPE_LATEST)

@@ -28,7 +28,8 @@ FOLLOWED = Counter("streamrec_search_log_pairs_followed_total",
                    ["outcome"])
 LOG_PAIRS = Gauge("streamrec_search_log_pairs",
                   "(query, product) pairs in the served reranker's search log: the model "
-                  "file's plus the clicks followed since start-up")
+                  "file's plus the clicks followed since start-up",
+                  multiprocess_mode="livemax")  # every API process follows the same stream
 
 
 class SearchLogFollower:
