@@ -157,7 +157,8 @@ APP = "streamrec.serving.main:app"
 def api(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    workers: Annotated[int, typer.Option(
+        help="API processes (about one per core), each with its own index replica")] = 1,
 ) -> None:
     """Run the HTTP API (uvicorn); with --workers N > 1, N processes, each with its own
     socket on the port (SO_REUSEPORT, so the kernel spreads connections across them)."""
@@ -171,7 +172,6 @@ def api(
         raise typer.Exit(code=serve_processes(APP, host, port, workers))
     uvicorn.run(APP, host=host, port=port, workers=workers, log_level="warning",
                 access_log=False)
-
 
 
 @topics_app.command("create")
