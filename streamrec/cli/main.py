@@ -157,8 +157,9 @@ APP = "streamrec.serving.main:app"
 def api(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
-    workers: Annotated[int, typer.Option(
-        help="API processes (about one per core), each with its own index replica")] = 1,
+    workers: Annotated[int | None, typer.Option(
+        help="API processes (about one per core), each with its own index replica "
+             "(default: STREAMREC_API_WORKERS, 1)", min=1)] = None,
 ) -> None:
     """Run the HTTP API (uvicorn); with --workers N > 1, N processes, each with its own
     socket on the port (SO_REUSEPORT, so the kernel spreads connections across them)."""
@@ -168,6 +169,7 @@ def api(
 
     settings = _settings()
     host, port = host or settings.api_host, port or settings.api_port
+    workers = workers or settings.api_workers
     if workers > 1 and reuseport_supported():
         raise typer.Exit(code=serve_processes(APP, host, port, workers))
     uvicorn.run(APP, host=host, port=port, workers=workers, log_level="warning",

@@ -166,3 +166,26 @@ def test_several_processes_need_a_fixed_port() -> None:
 
     with pytest.raises(ValueError, match="fixed port"):
         serve_processes(APP, "127.0.0.1", 0, 2)
+
+
+def test_streamrec_api_runs_the_configured_number_of_processes(monkeypatch) -> None:
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from streamrec.cli.main import app
+    from streamrec.serving import reuseport_server
+
+    started: list[tuple[str, int]] = []
+    monkeypatch.setattr(reuseport_server, "serve_processes",
+                        lambda app_path, host, port, workers: started.append(
+                            ("reuseport", workers)) or 0)
+    monkeypatch.setattr(uvicorn, "run", lambda app_path, **kw: started.append(
+        ("uvicorn", kw["workers"])))
+    monkeypatch.setenv("STREAMREC_API_WORKERS", "3")
+    runner = CliRunner()
+    assert runner.invoke(app, ["api", "--port", "18123"]).exit_code == 0
+    assert runner.invoke(app, ["api", "--port", "18123", "--workers", "1"]).exit_code == 0
+    monkeypatch.delenv("STREAMREC_API_WORKERS")
+    assert runner.invoke(app, ["api", "--port", "18123"]).exit_code == 0
+    assert started == [("reuseport", 3), ("uvicorn", 1), ("uvicorn", 1)]
+    assert runner.invoke(app, ["api", "--workers", "0"]).exit_code != 0
