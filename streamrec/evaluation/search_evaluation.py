@@ -61,6 +61,7 @@ from streamrec.evaluation.search_metrics import (
 from streamrec.rerank.query_split import query_split
 from streamrec.rerank.reranker_model_file import search_log_pairs
 from streamrec.schemas.records import CatalogChangeIn
+from streamrec.serving.search.query_embedder import QueryEmbedder
 from streamrec.settings import Settings
 from streamrec.streams.admin import ensure_topics
 from streamrec.streams.record_producer import RecordProducer
@@ -336,8 +337,8 @@ def refuse_scoring_logged_queries(config: SearchEvaluationConfig) -> None:
 def distinct_load_queries(config: SearchEvaluationConfig, asked: set[str]) -> list[str]:
     """Up to ``load_requests`` judged queries (any split) not in ``asked``, shuffled."""
     every = load_judgments(config.data_dir, None, None, "all")
-    keys = {" ".join(q.lower().split()) for q in asked}
-    fresh = [q for q in every if " ".join(q.lower().split()) not in keys]
+    keys = {QueryEmbedder.key(q) for q in asked}  # "asked" as the embedding cache sees it
+    fresh = [q for q in every if QueryEmbedder.key(q) not in keys]
     return random.Random(12).sample(fresh, min(config.load_requests, len(fresh)))
 
 
@@ -365,9 +366,10 @@ def run_search_evaluation(config: SearchEvaluationConfig,
     shuffled = rng.sample(queries, len(queries))
     sample = shuffled[: min(config.latency_sample, len(shuffled))]
     rest = shuffled[len(sample):] or shuffled
-    load_queries = (rest * (config.load_requests // len(rest) + 1))[: config.load_requests]
     if config.load_mix == "distinct":
         load_queries = distinct_load_queries(config, set(sample))
+    else:
+        load_queries = (rest * (config.load_requests // len(rest) + 1))[: config.load_requests]
 
     concurrent: dict[str, Any] | None = None
     with deployment_settings(config.bootstrap, config.redis_url,

@@ -33,6 +33,18 @@ def log_query_key(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def search_click(entry_id: bytes | str, fields: Mapping[bytes | str, bytes | str]
+                 ) -> tuple[str, str, str]:
+    """(entry id, query, sku) of one entry of the search-log stream
+    (``RedisKeys.search_log``: fields ``q`` and ``s``), whether or not the Redis client
+    decodes responses; a missing field reads as ""."""
+    def text(value: bytes | str | None) -> str:
+        return value.decode() if isinstance(value, bytes) else (value or "")
+
+    return (text(entry_id), text(fields.get(b"q", fields.get("q"))),
+            text(fields.get(b"s", fields.get("s"))))
+
+
 MAX_QUERIES_PER_SKU = 256
 """A request walks every candidate's queries, so a product's list is bounded (``add``
 keeps the newest; a log built from a mapping keeps the last in sorted order); log1p of 256

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from streamrec.rerank.reranker_model_file import RerankModelError, load_model_file
-from streamrec.rerank.search_log import SearchLog
+from streamrec.rerank.search_log import SearchLog, search_click
 
 READ_BATCH = 10_000
 
@@ -44,12 +44,11 @@ def read_search_clicks(redis: Any, stream: str, batch: int = READ_BATCH
     start = "-"
     while True:
         entries = redis.xrange(stream, min=start, count=batch)
-        for entry_id, fields in entries:
-            yield _text(entry_id), _text(fields.get(b"q", fields.get("q"))), \
-                _text(fields.get(b"s", fields.get("s")))
+        clicks = [search_click(entry_id, fields) for entry_id, fields in entries]
+        yield from clicks
         if len(entries) < batch:
             return
-        start = f"({_text(entries[-1][0])}"  # exclusive: the page after the last entry
+        start = f"({clicks[-1][0]}"  # exclusive: the page after the last entry
 
 
 def absorb_search_clicks(model_path: Path, redis: Any, stream: str,
@@ -82,8 +81,3 @@ def absorb_search_clicks(model_path: Path, redis: Any, stream: str,
     target = model.save(output or model_path)
     return AbsorbReport(target, read, added, log.pairs, last)
 
-
-def _text(value: bytes | str | None) -> str:
-    if value is None:
-        return ""
-    return value.decode() if isinstance(value, bytes) else value

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from prometheus_client import Counter, Gauge
 
-from streamrec.rerank.search_log import SearchLog
+from streamrec.rerank.search_log import SearchLog, search_click
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,7 @@ class SearchLogFollower:
         """Add the entries' pairs to every log; returns how many were new."""
         added = 0
         for entry_id, fields in entries:
-            self.last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            query, sku = _text(fields, "q"), _text(fields, "s")
+            self.last_id, query, sku = search_click(entry_id, fields)
             new = [search_log.add(query, sku) for search_log in self.logs]
             added += any(new)
         LOG_PAIRS.inc(added)
@@ -90,7 +89,3 @@ class SearchLogFollower:
         if self._task is not None:
             self._task.cancel()
 
-
-def _text(fields: dict, name: str) -> str:
-    value = fields.get(name.encode(), fields.get(name, b""))
-    return value.decode() if isinstance(value, bytes) else str(value)

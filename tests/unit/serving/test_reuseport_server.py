@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -80,40 +82,49 @@ def wait_serving(port: int, workers: int, proc: subprocess.Popen) -> set[int]:
     return seen
 
 
-def test_a_keep_alive_pool_is_spread_and_a_signal_stops_every_process() -> None:
+@dataclass
+class Served:
+    port: int
+    proc: subprocess.Popen
+    """The supervisor."""
+    workers: set[int]
+    """Its API processes' pids, each seen answering."""
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    """Two API processes of the bare app under a supervisor, every one answering; what is
+    left of them is killed afterwards."""
     port = free_port()
     proc = start(port, 2)
     try:
-        workers = wait_serving(port, 2, proc)
-        pids = answering_pids(port, 16)
-        assert set(pids) == workers  # all 16 on one process: ~3e-5 by chance
-        assert max(pids.count(pid) for pid in workers) <= 14
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-        assert all(gone(pid) for pid in workers)
+        yield Served(port, proc, wait_serving(port, 2, proc))
     finally:
         kill_all(proc)
 
 
-def test_metrics_from_any_process_count_every_process() -> None:
-    port = free_port()
-    proc = start(port, 2)
-    try:
-        workers = wait_serving(port, 2, proc)
-        before = answered_total(port)
-        pids = answering_pids(port, 16)
-        assert set(pids) == workers
-        # a scrape lands on either process (new connections go to any): each one must
-        # report the requests both answered
-        for _ in range(6):
-            assert answered_total(port) == before + 16
-        folder = metrics_folder(workers)
-        assert folder.is_dir() and any(folder.glob("*.db"))
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-        assert not folder.exists()  # the temporary folder goes with the processes
-    finally:
-        kill_all(proc)
+def test_a_keep_alive_pool_is_spread_and_a_signal_stops_every_process(served: Served) -> None:
+    pids = answering_pids(served.port, 16)
+    assert set(pids) == served.workers  # all 16 on one process: ~3e-5 by chance
+    assert max(pids.count(pid) for pid in served.workers) <= 14
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(timeout=20) == 0
+    assert all(gone(pid) for pid in served.workers)
+
+
+def test_metrics_from_any_process_count_every_process(served: Served) -> None:
+    before = answered_total(served.port)
+    pids = answering_pids(served.port, 16)
+    assert set(pids) == served.workers
+    # a scrape lands on either process (new connections go to any): each one must
+    # report the requests both answered
+    for _ in range(6):
+        assert answered_total(served.port) == before + 16
+    folder = metrics_folder(served.workers)
+    assert folder.is_dir() and any(folder.glob("*.db"))
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(timeout=20) == 0
+    assert not folder.exists()  # the temporary folder goes with the processes
 
 
 def metrics_folder(pids: set[int]) -> Path:
@@ -134,30 +145,19 @@ def answered_total(port: int) -> float:
                if line.startswith("pid_app_answered_total"))
 
 
-def test_a_process_that_dies_stops_the_others_with_an_error() -> None:
-    port = free_port()
-    proc = start(port, 2)
-    try:
-        first, second = sorted(wait_serving(port, 2, proc))
-        os.kill(first, signal.SIGKILL)
-        assert proc.wait(timeout=20) == 1
-        assert gone(second)
-    finally:
-        kill_all(proc)
+def test_a_process_that_dies_stops_the_others_with_an_error(served: Served) -> None:
+    first, second = sorted(served.workers)
+    os.kill(first, signal.SIGKILL)
+    assert served.proc.wait(timeout=20) == 1
+    assert gone(second)
 
 
-def test_the_processes_do_not_outlive_a_killed_supervisor() -> None:
-    port = free_port()
-    proc = start(port, 2)
-    try:
-        workers = wait_serving(port, 2, proc)
-        folder = metrics_folder(workers)
-        proc.kill()  # SIGKILL: no chance to stop them itself
-        proc.wait()
-        # an orphan would go on serving old code beside a restarted API's processes
-        assert all(gone(pid) for pid in workers)
-    finally:
-        kill_all(proc)
+def test_the_processes_do_not_outlive_a_killed_supervisor(served: Served) -> None:
+    folder = metrics_folder(served.workers)
+    served.proc.kill()  # SIGKILL: no chance to stop them itself
+    served.proc.wait()
+    # an orphan would go on serving old code beside a restarted API's processes
+    assert all(gone(pid) for pid in served.workers)
     shutil.rmtree(folder, ignore_errors=True)  # a killed supervisor cannot remove it
 
 
