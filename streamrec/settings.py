@@ -165,8 +165,8 @@ class Settings(BaseSettings):
     api_workers: int = Field(default=1, ge=1)
     """API processes that ``streamrec api`` (and so ``streamrec up``) runs when ``--workers``
     is not given: search is CPU-bound per request and a process's GIL holds it to about
-    one core, so about one per core; each holds its own index replica and its own
-    SO_REUSEPORT socket (``serving/reuseport_server.py``)."""
+    one core, so about one per core; each holds its own index replica, and one socket
+    deals new connections to the least busy (``serving/api_processes.py``)."""
     api_max_body_bytes: int = 1_048_576
     api_max_events_per_request: int = 1_000
     api_publish_timeout_s: float = 5.0

@@ -161,16 +161,16 @@ def api(
         help="API processes (about one per core), each with its own index replica "
              "(default: STREAMREC_API_WORKERS, 1)", min=1)] = None,
 ) -> None:
-    """Run the HTTP API (uvicorn); with --workers N > 1, N processes, each with its own
-    socket on the port (SO_REUSEPORT, so the kernel spreads connections across them)."""
+    """Run the HTTP API (uvicorn); with --workers N > 1, N processes behind one socket
+    that deals each new connection to the process with the fewest open ones."""
     import uvicorn
 
-    from streamrec.serving.reuseport_server import reuseport_supported, serve_processes
+    from streamrec.serving.api_processes import serve_processes, several_processes_supported
 
     settings = _settings()
     host, port = host or settings.api_host, port or settings.api_port
     workers = workers or settings.api_workers
-    if workers > 1 and reuseport_supported():
+    if workers > 1 and several_processes_supported():
         raise typer.Exit(code=serve_processes(APP, host, port, workers))
     uvicorn.run(APP, host=host, port=port, workers=workers, log_level="warning",
                 access_log=False)

@@ -1,4 +1,4 @@
-"""A bare ASGI app for the reuseport server's tests: ``/`` answers with the process id
+"""A bare ASGI app for the API process supervisor's tests: ``/`` answers with the process id
 (and counts the request), ``/metrics`` with what the API's ``/metrics`` would."""
 
 import os

@@ -1,7 +1,8 @@
 """Several API processes on one port: a pool of keep-alive connections opened at once is
-spread across them (uvicorn's shared socket gave one process all of them), /metrics on
-any of them counts all of them, a signal stops them all, and one process dying stops the
-rest with a non-zero exit."""
+dealt out evenly (uvicorn's shared socket gave one process all of them, SO_REUSEPORT
+sockets split eight 6/2 one time in five), a closed connection frees its process's
+share, /metrics on any of them counts all of them, a signal stops them all, and one
+process dying stops the rest with a non-zero exit."""
 
 import contextlib
 import http.client
@@ -18,16 +19,17 @@ from pathlib import Path
 import pytest
 
 from streamrec.platform.processes import free_port
-from streamrec.serving.reuseport_server import reuseport_supported
+from streamrec.serving.api_processes import several_processes_supported
 
-pytestmark = pytest.mark.skipif(not reuseport_supported(), reason="needs SO_REUSEPORT")
+pytestmark = pytest.mark.skipif(not several_processes_supported(),
+                                reason="needs Linux descriptor passing")
 
 ROOT = Path(__file__).resolve().parents[3]
 APP = "tests.unit.serving.pid_app:app"
 
 
 def start(port: int, workers: int) -> subprocess.Popen:
-    code = ("import sys; from streamrec.serving.reuseport_server import serve_processes; "
+    code = ("import sys; from streamrec.serving.api_processes import serve_processes; "
             f"sys.exit(serve_processes({APP!r}, '127.0.0.1', {port}, {workers}))")
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -53,30 +55,37 @@ def gone(pid: int, timeout_s: float = 10.0) -> bool:
 
 def answering_pids(port: int, connections: int) -> list[int]:
     """Open ``connections`` at once, then ask on each (keep-alive): who answered."""
+    with open_pool(port, connections) as pool:
+        return [ask(conn) for conn in pool]
+
+
+@contextlib.contextmanager
+def open_pool(port: int, connections: int) -> Iterator[list[http.client.HTTPConnection]]:
     pool = [http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             for _ in range(connections)]
     try:
         for conn in pool:
             conn.connect()
-        pids = []
-        for conn in pool:
-            conn.request("GET", "/")
-            pids.append(int(conn.getresponse().read()))
-        return pids
+        yield pool
     finally:
         for conn in pool:
             conn.close()
 
 
+def ask(conn: http.client.HTTPConnection) -> int:
+    conn.request("GET", "/")
+    return int(conn.getresponse().read())
+
+
 def wait_serving(port: int, workers: int, proc: subprocess.Popen) -> set[int]:
-    """Every process answers (new connections go to any of them); their pids."""
+    """Every process answers (a pool as large as the processes reaches each); their pids."""
     seen: set[int] = set()
     deadline = time.monotonic() + 30
     while len(seen) < workers:
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         assert time.monotonic() < deadline, f"only {seen} answered"
         try:
-            seen.update(answering_pids(port, 4))
+            seen.update(answering_pids(port, workers))
         except OSError:
             time.sleep(0.1)
     return seen
@@ -103,10 +112,12 @@ def served() -> Iterator[Served]:
         kill_all(proc)
 
 
-def test_a_keep_alive_pool_is_spread_and_a_signal_stops_every_process(served: Served) -> None:
-    pids = answering_pids(served.port, 16)
-    assert set(pids) == served.workers  # all 16 on one process: ~3e-5 by chance
-    assert max(pids.count(pid) for pid in served.workers) <= 14
+def test_a_keep_alive_pool_is_dealt_out_evenly_and_a_signal_stops_every_process(
+        served: Served) -> None:
+    for connections in (8, 16, 7):
+        pids = answering_pids(served.port, connections)
+        counts = sorted(pids.count(pid) for pid in served.workers)
+        assert counts == [connections // 2, connections - connections // 2], counts
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(timeout=20) == 0
     assert all(gone(pid) for pid in served.workers)
@@ -161,11 +172,42 @@ def test_the_processes_do_not_outlive_a_killed_supervisor(served: Served) -> Non
     shutil.rmtree(folder, ignore_errors=True)  # a killed supervisor cannot remove it
 
 
-def test_several_processes_need_a_fixed_port() -> None:
-    from streamrec.serving.reuseport_server import serve_processes
+def test_a_closed_connection_frees_its_process_for_the_next(served: Served) -> None:
+    """Connections go to the process with the fewest open: after one process's
+    connections close, the next pool lands on it first."""
+    with open_pool(served.port, 4) as kept:
+        owners = [ask(conn) for conn in kept]
+        assert sorted(owners.count(pid) for pid in served.workers) == [2, 2]
+        freed = owners[0]
+        for conn, owner in zip(kept, owners, strict=True):
+            if owner == freed:
+                conn.close()
+        time.sleep(0.5)  # the process sees both ends closed
+        assert answering_pids(served.port, 2) == [freed, freed]
 
-    with pytest.raises(ValueError, match="fixed port"):
-        serve_processes(APP, "127.0.0.1", 0, 2)
+
+def test_connections_wait_for_a_process_that_is_still_starting() -> None:
+    """The port accepts at once; a request made before the processes are up is answered
+    when they are (nothing refused, nothing lost)."""
+    port = free_port()
+    proc = start(port, 3)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.connect()
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        assert ask(conn) > 0
+        conn.close()
+        assert len(wait_serving(port, 3, proc)) == 3
+        pids = answering_pids(port, 9)
+        assert sorted(pids.count(pid) for pid in set(pids)) == [3, 3, 3]
+    finally:
+        kill_all(proc)
 
 
 def test_streamrec_api_runs_the_configured_number_of_processes(monkeypatch) -> None:
@@ -173,12 +215,12 @@ def test_streamrec_api_runs_the_configured_number_of_processes(monkeypatch) -> N
     from typer.testing import CliRunner
 
     from streamrec.cli.main import app
-    from streamrec.serving import reuseport_server
+    from streamrec.serving import api_processes
 
     started: list[tuple[str, int]] = []
-    monkeypatch.setattr(reuseport_server, "serve_processes",
+    monkeypatch.setattr(api_processes, "serve_processes",
                         lambda app_path, host, port, workers: started.append(
-                            ("reuseport", workers)) or 0)
+                            ("dealt", workers)) or 0)
     monkeypatch.setattr(uvicorn, "run", lambda app_path, **kw: started.append(
         ("uvicorn", kw["workers"])))
     monkeypatch.setenv("STREAMREC_API_WORKERS", "3")
@@ -187,5 +229,5 @@ def test_streamrec_api_runs_the_configured_number_of_processes(monkeypatch) -> N
     assert runner.invoke(app, ["api", "--port", "18123", "--workers", "1"]).exit_code == 0
     monkeypatch.delenv("STREAMREC_API_WORKERS")
     assert runner.invoke(app, ["api", "--port", "18123"]).exit_code == 0
-    assert started == [("reuseport", 3), ("uvicorn", 1), ("uvicorn", 1)]
+    assert started == [("dealt", 3), ("uvicorn", 1), ("uvicorn", 1)]
     assert runner.invoke(app, ["api", "--workers", "0"]).exit_code != 0
