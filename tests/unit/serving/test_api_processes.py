@@ -9,6 +9,7 @@ import http.client
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -231,3 +232,42 @@ def test_streamrec_api_runs_the_configured_number_of_processes(monkeypatch) -> N
     assert runner.invoke(app, ["api", "--port", "18123"]).exit_code == 0
     assert started == [("dealt", 3), ("uvicorn", 1), ("uvicorn", 1)]
     assert runner.invoke(app, ["api", "--workers", "0"]).exit_code != 0
+
+
+def test_the_dealer_picks_the_fewest_open_and_takes_turns_on_a_tie() -> None:
+    from streamrec.serving.api_processes import ConnectionDealer
+
+    ours, theirs = zip(*(socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                         for _ in range(3)), strict=True)
+    closed = [0, 0, 0]
+    dealer = ConnectionDealer(list(ours), closed)
+    try:
+        def deal() -> int:
+            conn, peer = socket.socketpair()
+            peer.close()
+            before = list(dealer.handed)
+            dealer.hand(conn)
+            assert conn.fileno() == -1  # the parent's copy is closed once handed
+            return next(i for i in range(3) if dealer.handed[i] != before[i])
+
+        assert [deal() for _ in range(6)] == [0, 1, 2, 0, 1, 2]  # a burst, in turn
+        closed[1] = 2  # process 1's two connections ended
+        assert [deal(), deal()] == [1, 1]
+        assert dealer.open_connections() == [2, 2, 2]
+        for slot, channel in enumerate(theirs):  # each arrived on its process's channel
+            channel.setblocking(False)
+            received = 0
+            while True:
+                try:
+                    _, fds, _, _ = socket.recv_fds(channel, 16, 1)
+                except BlockingIOError:
+                    break
+                os.close(fds[0])
+                received += 1
+            assert received == dealer.handed[slot]
+        theirs[2].close()  # a process that is gone is passed over
+        assert deal() == 0  # its turn came, but its channel is closed
+        assert dealer.handed[2] == 2
+    finally:
+        for sock in (*ours, *theirs):
+            sock.close()
