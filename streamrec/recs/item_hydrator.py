@@ -19,6 +19,7 @@ from streamrec.recs.candidate_filter import item_available, item_category_path
 from streamrec.recs.item_vector_index import ItemVectorIndex
 from streamrec.recs.recommendation_state import RecommendationState
 from streamrec.redis_keys import RedisKeys
+from streamrec.redis_reads import Command, read_many
 
 FIELDS = ("title", "category_path", "brand", "price", "available", "updated_at", "image")
 
@@ -88,12 +89,10 @@ class ItemHydrator:
             else:
                 state.docs[sku] = doc
         if skus or candidates:
-            pipe = self.redis.pipeline(transaction=False)
-            for sku in skus:
-                pipe.hmget(self.keys.item(sku), list(FIELDS))
+            commands: list[Command] = [("HMGET", self.keys.item(sku), *FIELDS) for sku in skus]
             if candidates:
-                pipe.zmscore(self.keys.popular(), candidates)
-            answers = await pipe.execute()
+                commands.append(("ZMSCORE", self.keys.popular(), *candidates))
+            answers = await read_many(self.redis, commands)
             for sku, values in zip(skus, answers, strict=False):
                 state.docs[sku] = parse_item_document(values)
             if candidates:

@@ -87,7 +87,9 @@ class OfflineHybridRetrieval:
                    depth: int) -> list[RerankCandidate]:
         return build_candidates(
             lists.fused, lists.lexical, lists.ann, depth,
-            title_of=lambda sku: self.products[sku].get("title"),
-            category_of=lambda sku: self.products[sku].get("category_path"),
-            query_vector=query_vector,
-            vector_of=lambda sku: self.vectors[self.row[sku]])
+            describe=self._describe, query_vector=query_vector,
+            vectors_of=lambda skus: [self.vectors[self.row[sku]] for sku in skus])
+
+    def _describe(self, sku: str) -> tuple[str | None, Sequence[str] | None]:
+        product = self.products[sku]
+        return product.get("title"), product.get("category_path")

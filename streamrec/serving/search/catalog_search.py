@@ -27,6 +27,7 @@ from streamrec.indexer.lexical_index import (
     category_filter_keys,
 )
 from streamrec.redis_keys import RedisKeys
+from streamrec.redis_reads import read_many
 from streamrec.rerank.rerank_candidate import RerankQuery
 from streamrec.rerank.rerank_candidate_builder import build_candidates
 from streamrec.rerank.search_rerank_stage import RerankReport, SearchRerankStage
@@ -143,19 +144,19 @@ class CatalogSearch:
                 lexical: list[tuple[str, float]], ann: list[tuple[str, float]]
                 ) -> tuple[list[tuple[str, float]], RerankReport]:
         index = self.replica.index
+        # one get per sku (atomic, as in index.metadata); a sku gone since fusion has none
+        metadata = index.all_metadata()
 
-        def meta(sku: str) -> dict[str, Any]:
-            return index.metadata(sku) or {}
+        def describe(sku: str) -> tuple[str | None, Any]:
+            meta = metadata.get(sku)
+            return (None, None) if meta is None else (meta.get("title"),
+                                                      meta.get("category_path"))
 
         def build(depth: int) -> list:
             # lexical-only candidates need their vector for the cosine: one batched lookup
-            from_ann = {sku for sku, _ in ann}
-            missing = [sku for sku, _ in fused[:depth] if sku not in from_ann]
-            vectors = dict(zip(missing, index.vectors(missing), strict=True))
             return build_candidates(  # the query vector is a cache hit: _ann just embedded it
-                fused, lexical, ann, depth, title_of=lambda sku: meta(sku).get("title"),
-                category_of=lambda sku: meta(sku).get("category_path"),
-                query_vector=self.embedder.embed(query), vector_of=vectors.get)
+                fused, lexical, ann, depth, describe, query_vector=self.embedder.embed(query),
+                vectors_of=index.vectors)
 
         return self.rerank.rerank(RerankQuery(query, category), fused, build)
 
@@ -229,10 +230,8 @@ class CatalogSearch:
     async def hydrate(self, scored: list[tuple[str, float]], timings: dict[str, float]
                       ) -> list[dict[str, Any]]:
         with timed("hydrate", timings):
-            pipe = self.redis.pipeline(transaction=False)
-            for sku, _ in scored:
-                pipe.hmget(self.keys.item(sku), *HYDRATED_FIELDS)
-            rows = await pipe.execute() if scored else []
+            rows = await read_many(self.redis, [("HMGET", self.keys.item(sku), *HYDRATED_FIELDS)
+                                                for sku, _ in scored])
         items = []
         for (sku, score), row in zip(scored, rows, strict=True):
             doc = dict(zip(HYDRATED_FIELDS, (v.decode() if v else None for v in row),
