@@ -274,6 +274,10 @@ def _deal_and_supervise(listener: socket.socket, dealer: ConnectionDealer,
         while not stop.is_set():
             if selector.select(SUPERVISE_EVERY_S):
                 _accept_waiting(listener, dealer)
+            if stop.is_set():
+                # a signal to the whole process group (a supervisor stopping it) also ends
+                # the processes, maybe before select() returns: that is no crash
+                break
             if time.monotonic() - checked >= SUPERVISE_EVERY_S:
                 checked = time.monotonic()
                 died = next((p for p in procs if not p.is_alive()), None)

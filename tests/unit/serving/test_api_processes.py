@@ -124,6 +124,14 @@ def test_a_keep_alive_pool_is_dealt_out_evenly_and_a_signal_stops_every_process(
     assert all(gone(pid) for pid in served.workers)
 
 
+def test_a_signal_to_the_whole_process_group_is_a_clean_stop(served: Served) -> None:
+    """systemd's control-group kill and the benches' stop signal every process at once:
+    the processes then exit too, and that must not read as a crash (exit 1)."""
+    os.killpg(served.proc.pid, signal.SIGTERM)
+    assert served.proc.wait(timeout=20) == 0
+    assert all(gone(pid) for pid in served.workers)
+
+
 def test_metrics_from_any_process_count_every_process(served: Served) -> None:
     before = answered_total(served.port)
     pids = answering_pids(served.port, 16)
