@@ -167,6 +167,13 @@ class Settings(BaseSettings):
     is not given: search is CPU-bound per request and a process's GIL holds it to about
     one core, so about one per core; each holds its own index replica, and one socket
     deals new connections to the least busy (``serving/api_processes.py``)."""
+    api_search_threads: int = Field(default=2, ge=0)
+    """Threads each API process runs searches on (0: asyncio's default pool, cores + 4).
+    Searches beyond it queue instead of all contending for the GIL: with 2, four
+    connections per process and 8 clients, p95 was lower in 6 of 7 paired runs (median
+    ~4 ms) and p99 lower, for ~3 ms more at p50 and ~5% less throughput, since fewer
+    queries meet at the encoder to share a batch (docs/benchmarks.md, tenth session).
+    A pool of its own: readiness probes and other blocking calls do not take its threads."""
     api_max_body_bytes: int = 1_048_576
     api_max_events_per_request: int = 1_000
     api_publish_timeout_s: float = 5.0

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 follower.stop()
                 await asyncio.wait({following}, timeout=5)
             replica.stop()
+            search.close()
             if search.rewrite_stage is not None:  # the LLM tiers' HTTP clients
                 await search.rewrite_stage.cascade.aclose()
             publisher.close()

@@ -45,7 +45,8 @@ async def open_search(settings: Settings, redis_async: aioredis.Redis
     keys = RedisKeys(settings.redis_key_prefix)
     popular = PopularItemsSource(redis.Redis.from_url(settings.redis_url), keys, replica)
     embedder = QueryEmbedder(encoder, batch_max=settings.search_embed_batch_max)
-    search = CatalogSearch(replica, embedder, popular, redis_async, keys, rerank=rerank)
+    search = CatalogSearch(replica, embedder, popular, redis_async, keys, rerank=rerank,
+                           threads=settings.api_search_threads)
     if settings.rewrite_enabled:
         search.rewrite_stage = rewrite_stage(settings, redis_async, replica)
     return replica, search

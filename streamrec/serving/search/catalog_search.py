@@ -12,11 +12,15 @@ event loop; hydration is one pipelined Redis round trip.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import json
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 
@@ -40,9 +44,11 @@ from streamrec.serving.search.search_stage_metrics import RUNGS, timed
 
 # What the rerank stage did in this request's hybrid runs, last one last. A context
 # variable rather than a parameter: the ladder and the rewrite stage re-run hybrid
-# through their own callables, and asyncio.to_thread carries the context (the same list).
+# through their own callables, and the search thread gets a copy of the context (the same list).
 _RERANK_REPORTS: ContextVar[list[RerankReport] | None] = ContextVar("rerank_reports",
                                                                    default=None)
+
+T = TypeVar("T")
 
 HYDRATED_FIELDS = ("title", "category_path", "brand", "price", "currency", "available",
                    "image", "attributes")
@@ -68,7 +74,7 @@ class CatalogSearch:
                  popular: PopularItemsSource, redis: aioredis.Redis, keys: RedisKeys,
                  fusion: RankFusion | None = None, candidates: int = 100,
                  min_vector_only_score: float = 0.45,
-                 rerank: SearchRerankStage | None = None) -> None:
+                 rerank: SearchRerankStage | None = None, threads: int = 0) -> None:
         self.replica = replica
         self.embedder = embedder
         self.popular = popular
@@ -82,6 +88,21 @@ class CatalogSearch:
         self.rerank = rerank or SearchRerankStage(None, None)
         self.rewrite_stage: SearchRewriteStage | None = None
         """The query-rewrite cascade (``search_setup`` sets it when enabled)."""
+        # searches run on a pool of their own, sized so that they queue rather than all
+        # contend for the GIL (Settings.api_search_threads); 0: asyncio's default pool
+        self._executor = (ThreadPoolExecutor(threads, thread_name_prefix="search")
+                          if threads > 0 else None)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _in_thread(self, func: Callable[..., T], *args: Any) -> T:
+        """``asyncio.to_thread`` on the search pool: the context (this request's rerank
+        reports) goes along, as to_thread carries it."""
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(context.run, func, *args))
 
     # --- stages (run in a worker thread) --------------------------------------------------
     def _ann(self, query: str, k: int, category: str | None, timings: dict[str, float]
@@ -198,7 +219,7 @@ class CatalogSearch:
         reports: list[RerankReport] = []
         _RERANK_REPORTS.set(reports)  # this request's task only (each task has a context)
         started = time.perf_counter()
-        result = await asyncio.to_thread(self._run_ladder, query, k, category, timings)
+        result = await self._in_thread(self._run_ladder, query, k, category, timings)
         rewrite_info = None
         if rewrite and self.rewrite_stage is not None:
             with timed("rewrite", timings):
@@ -225,7 +246,7 @@ class CatalogSearch:
                 hits = self.replica.index.similar(sku, k + 20)
             return self._eligible([(h.sku, h.score) for h in hits])[:k]
 
-        return await self.hydrate(await asyncio.to_thread(nearest), timings)
+        return await self.hydrate(await self._in_thread(nearest), timings)
 
     async def hydrate(self, scored: list[tuple[str, float]], timings: dict[str, float]
                       ) -> list[dict[str, Any]]:
