@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     search_embed_batch_max: int = 16
     """Search queries that queue behind a running encoder call are encoded together, up to
     this many a call (4 short queries together cost ~half the CPU of 4 calls); 1: never."""
+    search_embed_prefetch: bool = True
+    """Hand each search's query to the encoder's own thread as the request arrives, so the
+    queries in flight share a batch and their encoding overlaps the lexical stages."""
 
     # --- User path (profiles, candidates) ---------------------------------------------------
     recs_enabled: bool = True

@@ -44,7 +44,8 @@ async def open_search(settings: Settings, redis_async: aioredis.Redis
     replica.start()
     keys = RedisKeys(settings.redis_key_prefix)
     popular = PopularItemsSource(redis.Redis.from_url(settings.redis_url), keys, replica)
-    embedder = QueryEmbedder(encoder, batch_max=settings.search_embed_batch_max)
+    embedder = QueryEmbedder(encoder, batch_max=settings.search_embed_batch_max,
+                             prefetch=settings.search_embed_prefetch)
     search = CatalogSearch(replica, embedder, popular, redis_async, keys, rerank=rerank,
                            threads=settings.api_search_threads)
     if settings.rewrite_enabled:

@@ -94,6 +94,7 @@ class CatalogSearch:
                           if threads > 0 else None)
 
     def close(self) -> None:
+        self.embedder.close()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -219,6 +220,7 @@ class CatalogSearch:
         reports: list[RerankReport] = []
         _RERANK_REPORTS.set(reports)  # this request's task only (each task has a context)
         started = time.perf_counter()
+        self.embedder.prefetch(query)  # encoded while the lexical stages run
         result = await self._in_thread(self._run_ladder, query, k, category, timings)
         rewrite_info = None
         if rewrite and self.rewrite_stage is not None:

@@ -113,3 +113,44 @@ def test_an_encoder_error_reaches_every_query_of_the_batch_and_nothing_hangs() -
 def test_batch_max_must_be_positive() -> None:
     with pytest.raises(ValueError):
         QueryEmbedder(RecordingEncoder(), batch_max=0)
+
+
+class ThreadRecordingEncoder(RecordingEncoder):
+    def __init__(self, hold_first: bool = False) -> None:
+        super().__init__(hold_first=hold_first)
+        self.threads: list[str] = []
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        self.threads.append(threading.current_thread().name)
+        return super().encode_texts(texts)
+
+
+def test_prefetched_queries_are_encoded_on_the_embedders_thread_in_one_batch() -> None:
+    """Requests hand their queries over as they arrive: while one call runs, the others'
+    queries wait for it and then go together, and embed() finds them done."""
+    encoder = ThreadRecordingEncoder(hold_first=True)
+    embedder = QueryEmbedder(encoder, prefetch=True)
+    try:
+        embedder.prefetch("lead query")
+        assert encoder.started.wait(5)
+        for query in ("second", "Third  one", "fourth"):
+            embedder.prefetch(query)
+        embedder.prefetch("second")  # already waiting: not queued twice
+        encoder.release.set()
+        for query in ("lead query", "second", "third one", "fourth"):
+            assert np.array_equal(embedder.embed(query), encoder.vector(query))
+        assert encoder.calls == [["lead query"], ["second", "third one", "fourth"]]
+        assert all(name.startswith("query-embed") for name in encoder.threads)
+        embedder.prefetch("fourth")  # cached: nothing to do
+        assert len(encoder.calls) == 2
+    finally:
+        embedder.close()
+
+
+def test_prefetch_is_a_no_op_unless_enabled() -> None:
+    encoder = RecordingEncoder()
+    embedder = QueryEmbedder(encoder)
+    embedder.prefetch("angle bracket")
+    assert encoder.calls == [] and not embedder._waiting
+    embedder.embed("angle bracket")
+    assert encoder.calls == [["angle bracket"]]

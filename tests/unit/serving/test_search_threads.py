@@ -8,12 +8,14 @@ import time
 from contextvars import ContextVar
 
 from streamrec.serving.search.catalog_search import CatalogSearch
+from streamrec.serving.search.query_embedder import QueryEmbedder
 
 REPORTS: ContextVar[list[str] | None] = ContextVar("reports", default=None)
 
 
 def search_on(threads: int) -> CatalogSearch:
-    return CatalogSearch(None, None, None, None, None, threads=threads)  # type: ignore[arg-type]
+    return CatalogSearch(None, QueryEmbedder(None), None, None, None,  # type: ignore[arg-type]
+                         threads=threads)
 
 
 def test_searches_queue_on_their_pool_and_carry_the_request_context() -> None:
