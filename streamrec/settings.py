@@ -102,9 +102,11 @@ class Settings(BaseSettings):
     search_embed_batch_max: int = 16
     """Search queries that queue behind a running encoder call are encoded together, up to
     this many a call (4 short queries together cost ~half the CPU of 4 calls); 1: never."""
-    search_embed_prefetch: bool = True
+    search_embed_prefetch: bool = False
     """Hand each search's query to the encoder's own thread as the request arrives, so the
-    queries in flight share a batch and their encoding overlaps the lexical stages."""
+    queries in flight share a batch and their encoding overlaps the lexical stages: ~5%
+    less CPU per search and a lower p50 at 8 clients, but a higher p95 and p99 (a third
+    thread contending for the GIL; docs/benchmarks.md, tenth session). For throughput."""
 
     # --- User path (profiles, candidates) ---------------------------------------------------
     recs_enabled: bool = True

@@ -8,8 +8,10 @@ encoded at once, a batch forms only from queries that queued behind a running on
 
 With ``prefetch`` a request hands its query over as it arrives, before its lexical
 stages run: the embedder's own thread encodes what is waiting, so the queries of the
-requests in flight share a batch even when only two search threads run them (the
-API's default), and the encoding overlaps the lexical search on the other core.
+requests in flight share a batch even when only two search threads run them, and the
+encoding overlaps the lexical search on the other core. Less CPU per search, but a
+longer tail at 8 clients on two cores, so it is off by default
+(``Settings.search_embed_prefetch``).
 """
 
 from __future__ import annotations
