@@ -13,7 +13,11 @@ worktree`` of the commit to compare with); ``base`` (no change) always runs.
 
     python -m bench.bench_search_serving_ab --variant fast:RERANK_MAX_DEPTH=50 --rounds 3
     git worktree add /tmp/before HEAD~1
-    python -m bench.bench_search_serving_ab --variant before:PYTHONPATH=/tmp/before
+    cd /tmp && PYTHONPATH=$OLDPWD python -m bench.bench_search_serving_ab \
+        --data-dir $OLDPWD/../shared/data --variant before:PYTHONPATH=/tmp/before
+
+(from outside the checkout: the API processes run ``python -m streamrec``, which puts
+the current folder first on the import path, ahead of a variant's ``PYTHONPATH``).
 
 Prints one line per run, the medians per variant, and one JSON line.
 """
