@@ -220,7 +220,7 @@ class CatalogSearch:
         reports: list[RerankReport] = []
         _RERANK_REPORTS.set(reports)  # this request's task only (each task has a context)
         started = time.perf_counter()
-        self.embedder.prefetch(query)  # encoded while the lexical stages run
+        self.embedder.prefetch(query)  # with prefetch on: encoded during the lexical stages
         result = await self._in_thread(self._run_ladder, query, k, category, timings)
         rewrite_info = None
         if rewrite and self.rewrite_stage is not None:
