@@ -296,6 +296,7 @@ def _accept_waiting(listener: socket.socket, dealer: ConnectionDealer) -> None:
             return
         except OSError as exc:  # EMFILE and the like: the backlog holds them for later
             log.warning("accept failed: %s", exc)
+            time.sleep(0.1)  # the socket stays readable: do not spin on it
             return
         dealer.hand(conn)
 
