@@ -73,6 +73,12 @@ def open_pool(port: int, connections: int) -> Iterator[list[http.client.HTTPConn
             conn.close()
 
 
+def settle() -> None:
+    """Let the processes see the connections closed before: the dealer deals by the
+    count of open connections, and a close counts once its process has handled it."""
+    time.sleep(0.5)
+
+
 def ask(conn: http.client.HTTPConnection) -> int:
     conn.request("GET", "/")
     return int(conn.getresponse().read())
@@ -116,6 +122,7 @@ def served() -> Iterator[Served]:
 def test_a_keep_alive_pool_is_dealt_out_evenly_and_a_signal_stops_every_process(
         served: Served) -> None:
     for connections in (8, 16, 7):
+        settle()
         pids = answering_pids(served.port, connections)
         counts = sorted(pids.count(pid) for pid in served.workers)
         assert counts == [connections // 2, connections - connections // 2], counts
@@ -184,6 +191,7 @@ def test_the_processes_do_not_outlive_a_killed_supervisor(served: Served) -> Non
 def test_a_closed_connection_frees_its_process_for_the_next(served: Served) -> None:
     """Connections go to the process with the fewest open: after one process's
     connections close, the next pool lands on it first."""
+    settle()
     with open_pool(served.port, 4) as kept:
         owners = [ask(conn) for conn in kept]
         assert sorted(owners.count(pid) for pid in served.workers) == [2, 2]
@@ -191,7 +199,7 @@ def test_a_closed_connection_frees_its_process_for_the_next(served: Served) -> N
         for conn, owner in zip(kept, owners, strict=True):
             if owner == freed:
                 conn.close()
-        time.sleep(0.5)  # the process sees both ends closed
+        settle()
         assert answering_pids(served.port, 2) == [freed, freed]
 
 
@@ -213,6 +221,7 @@ def test_connections_wait_for_a_process_that_is_still_starting() -> None:
         assert ask(conn) > 0
         conn.close()
         assert len(wait_serving(port, 3, proc)) == 3
+        settle()
         pids = answering_pids(port, 9)
         assert sorted(pids.count(pid) for pid in set(pids)) == [3, 3, 3]
     finally:
