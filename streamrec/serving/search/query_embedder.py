@@ -16,6 +16,7 @@ longer tail at 8 clients on two cores, so it is off by default
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -63,7 +64,9 @@ class QueryEmbedder:
             if key in self._cache or key in self._waiting or key in self._in_flight:
                 return
             self._waiting[key] = Future()
-        self._prefetcher.submit(self._drain)
+        # shutting down (submit refuses): embed() encodes the waiting query itself
+        with contextlib.suppress(RuntimeError):
+            self._prefetcher.submit(self._drain)
 
     def _drain(self) -> None:
         """Encode whatever waits, a batch at a time (the prefetch thread's work)."""

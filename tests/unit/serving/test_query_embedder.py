@@ -154,3 +154,12 @@ def test_prefetch_is_a_no_op_unless_enabled() -> None:
     assert encoder.calls == [] and not embedder._waiting
     embedder.embed("angle bracket")
     assert encoder.calls == [["angle bracket"]]
+
+
+def test_a_prefetch_after_close_leaves_the_query_to_embed() -> None:
+    encoder = RecordingEncoder()
+    embedder = QueryEmbedder(encoder, prefetch=True)
+    embedder.close()
+    embedder.prefetch("late query")  # the API is stopping: no error for the request
+    assert np.array_equal(embedder.embed("late query"), encoder.vector("late query"))
+    assert encoder.calls == [["late query"]]
