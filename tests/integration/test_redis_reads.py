@@ -84,7 +84,10 @@ def test_a_connection_the_server_dropped_is_replaced(redis_server: RedisServer) 
     async def body(redis: aioredis.Redis) -> None:
         await redis.hset("rr:item:{e}", mapping={"title": "E"})
         assert await read_many(redis, [("HMGET", "rr:item:{e}", "title")]) == [[b"E"]]
-        await redis.client_kill_filter(skipme=False, _type="normal")  # ours too
+        # drop our own connection only: the suite's Redis is shared with other tests
+        dropped = await redis.client_id()
+        await redis.client_kill_filter(_id=dropped, skipme=False)
         assert await read_many(redis, [("HMGET", "rr:item:{e}", "title")]) == [[b"E"]]
+        assert await redis.client_id() != dropped  # it was served on a new connection
 
     run_on(redis_server, body)
