@@ -174,8 +174,8 @@ class ConnectionDealer:
 
     def choose(self) -> int:
         n = len(self.channels)
-        order = [(self.next + i) % n for i in range(n)]
-        return min(order, key=lambda i: self.handed[i] - self.closed[i])
+        open_now = self.open_connections()
+        return min(((self.next + i) % n for i in range(n)), key=open_now.__getitem__)
 
     def hand(self, conn: socket.socket) -> None:
         """Hand ``conn`` over (a process whose channel is full, i.e. that has not read
